@@ -1,0 +1,204 @@
+"""One-call logging setup: JSON lines in production, readable lines in development.
+
+Every record carries the request (correlation) id of the work it belongs to,
+taken from :data:`request_id_var`, and every registered secret value is
+replaced by ``***`` in the final line, whatever path it took into the record
+(message, arguments, extra fields, exception text).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import IO, Any, Literal
+
+__all__ = [
+    "REDACTED",
+    "JsonFormatter",
+    "TextFormatter",
+    "bind_request_id",
+    "configure_logging",
+    "register_secret",
+    "request_id_var",
+]
+
+REDACTED = "***"
+
+request_id_var: ContextVar[str | None] = ContextVar("acme_request_id", default=None)
+"""The id of the request or message being handled; set by the API middleware and consumers."""
+
+_MIN_SECRET_LENGTH = 4
+_SENSITIVE_KEYS = ("password", "secret", "token", "authorization", "cookie", "api_key", "apikey")
+_STANDARD_ATTRS = frozenset(
+    logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys()
+    | {"message", "asctime", "request_id"}
+)
+
+
+class _SecretRegistry:
+    """Values that must never be written out; thread-safe, process-wide."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._needles: tuple[str, ...] = ()
+
+    def add(self, value: str) -> None:
+        if len(value) < _MIN_SECRET_LENGTH:
+            return
+        escaped = json.dumps(value)[1:-1]
+        with self._lock:
+            needles = set(self._needles) | {value, escaped}
+            # Longest first, so a secret containing another is masked whole.
+            self._needles = tuple(sorted(needles, key=len, reverse=True))
+
+    def redact(self, text: str) -> str:
+        for needle in self._needles:
+            if needle in text:
+                text = text.replace(needle, REDACTED)
+        return text
+
+    def clear(self) -> None:
+        with self._lock:
+            self._needles = ()
+
+
+_secrets = _SecretRegistry()
+
+
+def register_secret(value: str | None) -> None:
+    """Never log ``value``: every later log line has it replaced by ``***``.
+
+    Settings loading registers every secret field; call this for secrets
+    obtained any other way (a token fetched at runtime, a generated key).
+    """
+    if value:
+        _secrets.add(value)
+
+
+@contextmanager
+def bind_request_id(request_id: str | None) -> Iterator[None]:
+    """Attach ``request_id`` to every log record made inside the block."""
+    token = request_id_var.set(request_id)
+    try:
+        yield
+    finally:
+        request_id_var.reset(token)
+
+
+def _is_sensitive(key: str) -> bool:
+    lowered = key.lower()
+    return any(marker in lowered for marker in _SENSITIVE_KEYS)
+
+
+def _extra_fields(record: logging.LogRecord) -> dict[str, Any]:
+    return {
+        key: (REDACTED if _is_sensitive(key) else value)
+        for key, value in record.__dict__.items()
+        if key not in _STANDARD_ATTRS and not key.startswith("_")
+    }
+
+
+def _install_record_factory() -> None:
+    """Stamp every record with the current request id when it is created.
+
+    Done at creation, not in a handler, because handlers may run later or in
+    another context (queue handlers, pytest's capture), where the id is gone.
+    """
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "acme_request_id", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        record.request_id = request_id_var.get()
+        return record
+
+    factory.acme_request_id = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, with UTC timestamps and the request id."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        document: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = getattr(record, "request_id", None)
+        if request_id:
+            document["request_id"] = request_id
+        document.update(_extra_fields(record))
+        if record.exc_info:
+            document["exc_info"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            document["stack_info"] = self.formatStack(record.stack_info)
+        return _secrets.redact(json.dumps(document, default=str, ensure_ascii=False))
+
+
+class TextFormatter(logging.Formatter):
+    """Readable lines for a terminal: time, level, logger, request id, message, extras."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s %(request_tag)s%(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        request_id = getattr(record, "request_id", None)
+        record.request_tag = f"[{request_id}] " if request_id else ""
+        line = super().format(record)
+        extras = _extra_fields(record)
+        if extras:
+            line += " " + " ".join(f"{key}={value!r}" for key, value in extras.items())
+        return _secrets.redact(line)
+
+
+def configure_logging(
+    *,
+    env: str = "development",
+    level: str | int = "INFO",
+    fmt: Literal["json", "text"] | None = None,
+    stream: IO[str] | None = None,
+) -> logging.Handler:
+    """Route every logger (uvicorn's and gunicorn's too) to one handler.
+
+    The servers' own access loggers are silenced: the API logs one access
+    line per request itself, carrying the request id and duration.
+
+    Args:
+        env: ``production`` selects JSON lines unless ``fmt`` says otherwise.
+        level: The root level.
+        fmt: Force ``json`` or ``text``.
+        stream: Where to write, standard error by default.
+
+    Returns:
+        The installed handler (tests use it to capture output).
+    """
+    chosen = fmt or ("json" if env == "production" else "text")
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if chosen == "json" else TextFormatter())
+    _install_record_factory()
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level if isinstance(level, int) else level.upper())
+    for name in ("uvicorn", "uvicorn.error", "gunicorn.error"):
+        named = logging.getLogger(name)
+        named.handlers.clear()
+        named.propagate = True
+    # The API writes its own access line (with the request id and duration);
+    # the servers' lines would only repeat it without them.
+    for name in ("uvicorn.access", "gunicorn.access"):
+        named = logging.getLogger(name)
+        named.handlers.clear()
+        named.propagate = False
+    logging.captureWarnings(True)
+    return handler

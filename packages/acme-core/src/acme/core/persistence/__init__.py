@@ -1,0 +1,24 @@
+"""Async SQLAlchemy persistence: unit of work, generic repository, pagination.
+
+The concrete engine adapter, :class:`acme.core.persistence.database.Database`,
+is deliberately not re-exported: only the API's composition root builds it
+(an import-linter contract checks that).
+"""
+
+from __future__ import annotations
+
+from .pagination import Page, SortKey, decode_cursor, encode_cursor, parse_order
+from .repository import Repository, SqlRepository
+from .unit_of_work import SqlUnitOfWork, UnitOfWork
+
+__all__ = [
+    "Page",
+    "Repository",
+    "SortKey",
+    "SqlRepository",
+    "SqlUnitOfWork",
+    "UnitOfWork",
+    "decode_cursor",
+    "encode_cursor",
+    "parse_order",
+]

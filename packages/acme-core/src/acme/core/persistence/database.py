@@ -1,0 +1,132 @@
+"""The database: one async engine and its connection pool, per process."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from acme.core.errors import Invalid, Unavailable
+from acme.core.logging import register_secret
+
+from .unit_of_work import SqlUnitOfWork
+
+__all__ = ["Database"]
+
+logger = logging.getLogger(__name__)
+
+_MISSING_DRIVER = {
+    "asyncpg": "pip install 'acme-core[postgres]'",
+    "aiosqlite": "pip install 'acme-core[sqlite]'",
+}
+
+
+class Database:
+    """Owns the engine; hands out units of work.
+
+    Build it once at startup (the API's bootstrap) and :meth:`dispose` it at
+    shutdown. Nothing connects until first use.
+
+    Args:
+        url: A SQLAlchemy async URL: ``postgresql+asyncpg://...`` or
+            ``sqlite+aiosqlite:///path.db``.
+        pool_size: Connections kept open per process (PostgreSQL).
+        max_overflow: Extra connections allowed under bursts (PostgreSQL).
+        pool_timeout: Seconds to wait for a free connection before failing.
+        pool_pre_ping: Test a pooled connection before use, so a database
+            restart costs one failed ping instead of one failed request.
+        statement_timeout_ms: PostgreSQL ``statement_timeout`` (0 disables).
+        application_name: Shown in ``pg_stat_activity``.
+    """
+
+    def __init__(
+        self,
+        url: str | URL,
+        *,
+        pool_size: int = 10,
+        max_overflow: int = 10,
+        pool_timeout: float = 10.0,
+        pool_pre_ping: bool = True,
+        statement_timeout_ms: int = 30_000,
+        application_name: str = "acme",
+        echo: bool = False,
+    ) -> None:
+        try:
+            self.url = make_url(url)
+        except ArgumentError as exc:
+            raise Invalid(f"not a database URL: {exc}") from None
+        if self.url.password:
+            register_secret(str(self.url.password))
+        self.dialect = self.url.get_backend_name()
+        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": pool_pre_ping}
+        if self.dialect == "postgresql":
+            server_settings = {"application_name": application_name}
+            if statement_timeout_ms:
+                server_settings["statement_timeout"] = str(statement_timeout_ms)
+            kwargs |= {
+                "pool_size": pool_size,
+                "max_overflow": max_overflow,
+                "pool_timeout": pool_timeout,
+                "pool_recycle": 1800,
+                "connect_args": {"server_settings": server_settings, "timeout": pool_timeout},
+            }
+        elif self.dialect == "sqlite":
+            kwargs["connect_args"] = {"timeout": pool_timeout}
+        try:
+            self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        except NoSuchModuleError:
+            raise Invalid(
+                f"unsupported database URL scheme {self.url.drivername!r}; "
+                "use postgresql+asyncpg:// or sqlite+aiosqlite://"
+            ) from None
+        except ModuleNotFoundError as exc:
+            hint = _MISSING_DRIVER.get(self.url.get_driver_name())
+            raise Invalid(
+                f"the database driver {exc.name!r} is not installed"
+                + (f"; run: {hint}" if hint else "")
+            ) from None
+        if self.dialect == "sqlite":
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self.dialect == "postgresql"
+
+    def unit_of_work(self) -> SqlUnitOfWork:
+        """A new unit of work: ``async with db.unit_of_work() as uow: ...; await uow.commit()``."""
+        return SqlUnitOfWork(self.engine)
+
+    async def ping(self) -> None:
+        """Run ``SELECT 1``.
+
+        Raises:
+            Unavailable: the database cannot be reached.
+        """
+        try:
+            async with self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except (SQLAlchemyError, OSError, TimeoutError) as exc:
+            raise Unavailable(
+                f"database unreachable: {type(exc).__name__}", code="database_unavailable"
+            ) from exc
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+    def __repr__(self) -> str:
+        return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import socket
+
+import pytest
+from sqlalchemy import text
+
+from acme.core.errors import Invalid, Unavailable
+from acme.core.persistence.database import Database
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_ping_answers_on_both_databases(database_url: str) -> None:
+    db = Database(database_url)
+    try:
+        await db.ping()
+    finally:
+        await db.dispose()
+
+
+async def test_ping_raises_unavailable_when_the_server_is_down() -> None:
+    db = Database(f"postgresql+asyncpg://postgres@127.0.0.1:{closed_port()}/x", pool_timeout=2)
+    try:
+        with pytest.raises(Unavailable, match="database unreachable"):
+            await db.ping()
+    finally:
+        await db.dispose()
+
+
+async def test_postgres_sessions_get_the_statement_timeout(postgres_url: str) -> None:
+    db = Database(postgres_url, statement_timeout_ms=1234)
+    try:
+        async with db.engine.connect() as connection:
+            value = (await connection.execute(text("SHOW statement_timeout"))).scalar_one()
+            name = (await connection.execute(text("SHOW application_name"))).scalar_one()
+        assert value == "1234ms"
+        assert name == "acme"
+    finally:
+        await db.dispose()
+
+
+async def test_sqlite_enforces_foreign_keys(sqlite_url: str) -> None:
+    db = Database(sqlite_url)
+    try:
+        async with db.engine.connect() as connection:
+            assert (await connection.execute(text("PRAGMA foreign_keys"))).scalar_one() == 1
+    finally:
+        await db.dispose()
+
+
+def test_bad_urls_and_missing_drivers_are_explained() -> None:
+    with pytest.raises(Invalid, match="not a database URL"):
+        Database("no url at all")
+    with pytest.raises(
+        Invalid, match="unsupported database URL scheme 'postgresql\\+nosuchdriver'"
+    ):
+        Database("postgresql+nosuchdriver://x/y")
+    with pytest.raises(Invalid, match="the database driver 'psycopg' is not installed"):
+        Database("postgresql+psycopg://x/y")
+
+
+def test_the_password_never_shows_in_the_repr() -> None:
+    db = Database("postgresql+asyncpg://app:hunter2-pass@db.example/app")
+    assert "hunter2-pass" not in repr(db)

@@ -1,0 +1,138 @@
+"""``acme-api``: run, migrate and administer the API from a shell.
+
+Every command reads the same ``ACME_*`` settings as the server. Bad settings
+print one message naming each offending variable and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from acme.core.config import ConfigError, load_settings
+from acme.core.errors import DomainError
+from acme.core.logging import configure_logging
+from acme.core.migrations import Migrator
+
+from .__about__ import __version__
+from .settings import Settings
+
+__all__ = ["main"]
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def _settings() -> Settings:
+    return load_settings(Settings)
+
+
+def _setup_logging(settings: Settings) -> None:
+    configure_logging(env=settings.env, level=settings.log_level, fmt=settings.log_format)
+
+
+def _migrator(settings: Settings) -> Migrator:
+    return Migrator(settings.database_url.get_secret_value())
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    _setup_logging(settings)
+    migrate = settings.should_migrate_on_start if args.migrate is None else args.migrate
+    if migrate:
+        _migrator(settings).upgrade()
+    uvicorn.run(
+        "acme_api.main:create_app",
+        factory=True,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        reload=args.reload,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    _setup_logging(settings)
+    migrator = _migrator(settings)
+    if args.revision:
+        path = migrator.new_revision(branch=args.branch, message=args.revision)
+        print(f"created {path}")
+        return 0
+    if args.check:
+        pending = migrator.pending()
+        if pending:
+            print(f"{len(pending)} pending migration(s):")
+            for line in pending:
+                print(f"  {line}")
+            return 1
+        print("database is up to date")
+        return 0
+    migrator.upgrade()
+    print("database is up to date: " + ", ".join(sorted(migrator.current())))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="acme-api",
+        description=(
+            "The acme HTTP API. Settings come from ACME_* environment variables, "
+            "a .env file in the working directory and the secrets chain (ACME_SECRETS)."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"acme-api {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the development server (applies migrations first in development)",
+        description="Run the API with uvicorn. For production use gunicorn (see deploy/).",
+    )
+    serve.add_argument("--host", help="bind address (default: ACME_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="bind port (default: ACME_PORT or 8000)")
+    serve.add_argument("--reload", action="store_true", help="restart on code changes")
+    serve.add_argument(
+        "--migrate",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="apply pending migrations before serving (default: on in development)",
+    )
+    serve.set_defaults(handler=cmd_serve)
+
+    migrate = commands.add_parser(
+        "migrate",
+        help="upgrade the database: every installed component's migrations",
+        description=(
+            "Apply every pending migration of every installed component (all alembic "
+            "branch heads). With --check, only report what is pending (exit 1 if any)."
+        ),
+    )
+    migrate.add_argument(
+        "--check", action="store_true", help="list pending migrations; change nothing"
+    )
+    migrate.add_argument("--revision", metavar="MESSAGE", help="create a new empty revision")
+    migrate.add_argument("--branch", help="the component branch of the new revision")
+    migrate.set_defaults(handler=cmd_migrate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "revision", None) and not args.branch:
+        parser.error("--revision needs --branch")
+    handler: Command = args.handler
+    try:
+        return handler(args, _settings())
+    except ConfigError as exc:
+        print(f"acme-api: {exc.detail}", file=sys.stderr)
+        return 2
+    except DomainError as exc:
+        print(f"acme-api: {exc.detail}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,65 @@
+"""The app factory and its lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from acme.core.config import load_settings
+from acme.core.logging import configure_logging
+
+from . import bootstrap
+from .__about__ import __version__
+from .middleware import RequestContextMiddleware
+from .problems import install_problem_handlers
+from .routes import health
+from .settings import Settings
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> FastAPI:
+    """Build the ASGI app. Adapters are created by the lifespan, not here.
+
+    Args:
+        settings: Ready settings (tests); loaded from the environment otherwise.
+        configure_logs: Install acme's log handler (off in tests, which capture logs).
+
+    Raises:
+        ConfigError: the environment does not describe a usable configuration.
+    """
+    settings = settings or load_settings(Settings)
+    if configure_logs:
+        configure_logging(env=settings.env, level=settings.log_level, fmt=settings.log_format)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        container = await bootstrap.build(settings)
+        app.state.container = container
+        logger.info("acme-api %s started (env=%s)", __version__, settings.env)
+        try:
+            yield
+        finally:
+            container.draining = True
+            await container.aclose()
+            logger.info("acme-api stopped")
+
+    docs = settings.docs_enabled
+    app = FastAPI(
+        title="acme API",
+        version=__version__,
+        summary="The acme platform's HTTP API.",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if docs else None,
+    )
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.include_router(health.router)
+    return app
