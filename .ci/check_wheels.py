@@ -34,12 +34,12 @@ REQUIRED_FILES = {
 }
 
 
-def build(project: Path, out: Path) -> Path:
+def build(project: Path, out: Path, dist: str) -> Path:
     subprocess.run(
         ["uv", "build", "--wheel", "--quiet", "--out-dir", str(out), str(project)],
         check=True,
     )
-    name = project.name.replace("-", "_")
+    name = dist.replace("-", "_")
     wheels = sorted(out.glob(f"{name}-*.whl"))
     if not wheels:
         raise SystemExit(f"no wheel built for {project}")
@@ -123,9 +123,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp) / "dist"
         out.mkdir(parents=True, exist_ok=True)
-        wheels = {dist: build(ROOT / "packages" / dist, out) for dist in PACKAGES}
+        wheels = {dist: build(ROOT / "packages" / dist, out, dist) for dist in PACKAGES}
         problems = [p for dist, wheel in wheels.items() for p in inspect(dist, wheel)]
-        api = build(ROOT / "services" / "api", out)
+        api = build(ROOT / "services" / "api", out, "acme-api")
         with zipfile.ZipFile(api) as archive:
             if any(n.startswith("acme/") for n in archive.namelist()):
                 problems.append(f"{api.name}: ships files under acme/")
