@@ -111,7 +111,7 @@ def install_check(wheels: dict[str, Path], work: Path) -> list[str]:
         if probe.returncode != 0:
             problems.append(f"{label}: import {modules} failed: {probe.stderr.strip()[-400:]}")
         else:
-            print(f"ok: {label} installs alone and imports ({modules})")
+            print(f"ok: {label}: installed into a fresh venv, imports {modules}")
     return problems
 
 

@@ -1,0 +1,91 @@
+"""The in-process bus: the embedded default and the unit tests' bus."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from ._message import Message
+from ._port import Handler
+
+__all__ = ["InProcessBus", "topic_matches"]
+
+logger = logging.getLogger(__name__)
+
+
+def topic_matches(topic: str, message_type: str) -> bool:
+    """AMQP topic semantics: ``*`` is exactly one dotted word, ``#`` zero or more."""
+    return _match(tuple(topic.split(".")), tuple(message_type.split(".")))
+
+
+def _match(pattern: tuple[str, ...], words: tuple[str, ...]) -> bool:
+    if not pattern:
+        return not words
+    head, rest = pattern[0], pattern[1:]
+    if head == "#":
+        return any(_match(rest, words[i:]) for i in range(len(words) + 1))
+    if not words:
+        return False
+    return head in ("*", words[0]) and _match(rest, words[1:])
+
+
+@dataclass(frozen=True, slots=True)
+class _Subscription:
+    topic: str
+    handler: Handler
+    consumer: str
+
+
+class InProcessBus:
+    """Delivers each published message to every matching handler, in this process.
+
+    Handlers run as tasks so a publisher never waits for consumers; a failing
+    handler is retried ``max_attempts`` times, then logged and dropped (there
+    is no broker to dead-letter to). :meth:`drain` waits for deliveries in
+    flight, for tests and for shutdown.
+    """
+
+    def __init__(self, *, max_attempts: int = 3) -> None:
+        self._subscriptions: list[_Subscription] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._max_attempts = max_attempts
+        self._started = False
+
+    def subscribe(self, topic: str, handler: Handler, *, consumer: str) -> None:
+        self._subscriptions.append(_Subscription(topic, handler, consumer))
+
+    async def start(self) -> None:
+        self._started = True
+
+    async def publish(self, message: Message) -> None:
+        for subscription in self._subscriptions:
+            if topic_matches(subscription.topic, message.type):
+                task = asyncio.create_task(self._deliver(subscription, message))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _deliver(self, subscription: _Subscription, message: Message) -> None:
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                await subscription.handler(message)
+                return
+            except Exception:
+                logger.exception(
+                    "consumer %s failed on %s %s (attempt %d/%d)",
+                    subscription.consumer,
+                    message.type,
+                    message.id,
+                    attempt,
+                    self._max_attempts,
+                )
+                await asyncio.sleep(0.05 * attempt)
+
+    async def drain(self) -> None:
+        """Wait until every delivery started so far has finished."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        await self.drain()
+        self._started = False

@@ -1,0 +1,39 @@
+"""The transactional outbox: messages written in the same transaction as the change."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ._message import Message
+from .tables import outbox
+
+__all__ = ["Outbox"]
+
+
+class Outbox:
+    """Records messages to publish, on the unit of work's connection.
+
+    The row commits or rolls back with the business change; a relay then
+    publishes committed rows and marks them sent. So a message goes out if
+    and only if its change was committed.
+    """
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, message: Message) -> None:
+        """Queue ``message`` for publication when the transaction commits."""
+        await self._connection.execute(
+            outbox.insert().values(
+                id=message.id,
+                type=message.type,
+                version=message.version,
+                occurred_at=message.occurred_at,
+                correlation_id=message.correlation_id,
+                payload=dict(message.payload),
+                created_at=datetime.now(UTC),
+                attempts=0,
+            )
+        )

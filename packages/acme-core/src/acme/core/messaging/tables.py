@@ -1,0 +1,51 @@
+"""Core's own tables: the transactional outbox and the processed-messages ledger."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    Uuid,
+)
+
+__all__ = ["metadata", "outbox", "processed_messages"]
+
+metadata = MetaData()
+
+outbox = Table(
+    "acme_outbox",
+    metadata,
+    Column("id", Uuid, primary_key=True, comment="the message id"),
+    Column("type", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("correlation_id", String(128)),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("published_at", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Index(
+        "ix_acme_outbox_pending",
+        "created_at",
+        postgresql_where="published_at IS NULL",
+        sqlite_where="published_at IS NULL",
+    ),
+)
+
+processed_messages = Table(
+    "acme_processed_messages",
+    metadata,
+    Column("consumer", String(200), nullable=False),
+    Column("message_id", Uuid, nullable=False),
+    Column("processed_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("consumer", "message_id"),
+)

@@ -1,0 +1,1 @@
+"""Alembic revisions of the ``core`` branch: acme-core's own tables."""

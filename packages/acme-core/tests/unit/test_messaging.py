@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from acme.core.errors import Malformed
+from acme.core.logging import bind_request_id
+from acme.core.messaging import InProcessBus, Message, topic_matches
+
+
+@pytest.mark.parametrize(
+    ("topic", "message_type", "expected"),
+    [
+        ("item.created", "item.created", True),
+        ("item.*", "item.created", True),
+        ("item.*", "item.a.b", False),
+        ("*.created", "account.created", True),
+        ("#", "anything.at.all", True),
+        ("item.#", "item", True),
+        ("item.#", "item.a.b", True),
+        ("item.#", "items.a", False),
+        ("a.#.b", "a.b", True),
+        ("a.#.b", "a.x.y.b", True),
+        ("#.b", "b", True),
+        ("a.*", "a", False),
+    ],
+)
+def test_topics_follow_amqp_semantics(topic: str, message_type: str, expected: bool) -> None:
+    assert topic_matches(topic, message_type) is expected
+
+
+def test_messages_round_trip_and_take_the_request_id() -> None:
+    with bind_request_id("req-9"):
+        message = Message("item.created", {"id": "x", "n": 1}, version=2)
+    assert message.correlation_id == "req-9"
+    again = Message.from_json(message.to_json())
+    assert again == message
+
+
+@pytest.mark.parametrize("raw", [b"", b"{}", b"[]", b'{"id": "nope"}'])
+def test_garbage_is_malformed(raw: bytes) -> None:
+    with pytest.raises(Malformed):
+        Message.from_json(raw)
+
+
+async def test_in_process_bus_delivers_to_matching_handlers() -> None:
+    bus = InProcessBus()
+    seen: list[tuple[str, uuid.UUID]] = []
+
+    async def on_item(message: Message) -> None:
+        seen.append(("items", message.id))
+
+    async def on_everything(message: Message) -> None:
+        seen.append(("all", message.id))
+
+    bus.subscribe("item.*", on_item, consumer="a")
+    bus.subscribe("#", on_everything, consumer="b")
+    await bus.start()
+    created, other = Message("item.created", {}), Message("account.created", {})
+    await bus.publish(created)
+    await bus.publish(other)
+    await bus.drain()
+    assert sorted(seen) == sorted([("items", created.id), ("all", created.id), ("all", other.id)])
+    await bus.close()
+
+
+async def test_in_process_bus_retries_a_failing_handler() -> None:
+    bus = InProcessBus(max_attempts=3)
+    attempts = 0
+
+    async def flaky(message: Message) -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts < 3:
+            raise RuntimeError("transient")
+
+    bus.subscribe("#", flaky, consumer="flaky")
+    await bus.publish(Message("x.y", {}))
+    await bus.drain()
+    assert attempts == 3
