@@ -236,6 +236,7 @@ def load_settings(
         for error in exc.errors(include_url=False, include_input=False):
             name = _field_env_name(fields, tuple(error["loc"]))
             reason = "missing" if error["type"] == "missing" else error["msg"]
+            reason = reason.removeprefix("Value error, ")
             problems[name] = f"{problems[name]}; {reason}" if name in problems else reason
         raise ConfigError(problems) from None
     except SettingsError as exc:
