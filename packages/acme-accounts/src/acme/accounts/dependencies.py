@@ -1,0 +1,88 @@
+"""The ports the accounts use cases need, and :func:`setup` to wire them from settings.
+
+Framework-free: the API's bootstrap builds the adapters (database, HTTP
+client, provider) and hands them to :func:`setup`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from acme.core.persistence import SqlUnitOfWork
+from acme.core.security import KeySet, TokenIssuer, TokenVerifier
+from acme.core.security.oidc import OpenIDProvider
+
+from .settings import AccountsSettings
+
+__all__ = ["AccountsDeps", "SessionPolicy", "setup", "utcnow"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPolicy:
+    """How long each credential lives."""
+
+    access_token_ttl: timedelta = timedelta(minutes=10)
+    refresh_token_ttl: timedelta = timedelta(days=14)
+    session_max_age: timedelta = timedelta(days=30)
+    sign_in_timeout: timedelta = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountsDeps:
+    """Everything the accounts use cases use.
+
+    Attributes:
+        unit_of_work: A factory of units of work (one per use case).
+        tokens: Signs the API's access tokens.
+        verifier: Verifies them (with its per-process cache).
+        provider: The OpenID provider people sign in with.
+        policy: Credential lifetimes.
+        allow_local_accounts: Whether :func:`~acme.accounts.interface.issue_local_token`
+            may make accounts without a provider (development only).
+        clock: The current time (UTC).
+    """
+
+    unit_of_work: Callable[[], SqlUnitOfWork]
+    tokens: TokenIssuer
+    verifier: TokenVerifier
+    provider: OpenIDProvider
+    policy: SessionPolicy = field(default_factory=SessionPolicy)
+    allow_local_accounts: bool = False
+    clock: Callable[[], datetime] = utcnow
+
+
+def setup(
+    settings: AccountsSettings,
+    *,
+    unit_of_work: Callable[[], SqlUnitOfWork],
+    keys: KeySet,
+    provider: OpenIDProvider,
+) -> AccountsDeps:
+    """The accounts dependencies for these settings and adapters."""
+    policy = SessionPolicy(
+        access_token_ttl=timedelta(seconds=settings.access_token_ttl),
+        refresh_token_ttl=timedelta(seconds=settings.refresh_token_ttl),
+        session_max_age=timedelta(seconds=settings.session_max_age),
+        sign_in_timeout=timedelta(seconds=settings.sign_in_timeout),
+    )
+    issuer = TokenIssuer(
+        keys,
+        issuer=settings.api_issuer,
+        audience=settings.jwt_audience,
+        lifetime=policy.access_token_ttl,
+    )
+    verifier = TokenVerifier(keys, issuer=settings.api_issuer, audience=settings.jwt_audience)
+    return AccountsDeps(
+        unit_of_work=unit_of_work,
+        tokens=issuer,
+        verifier=verifier,
+        provider=provider,
+        policy=policy,
+        allow_local_accounts=settings.env != "production",
+    )

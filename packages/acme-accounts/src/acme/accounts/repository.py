@@ -1,0 +1,241 @@
+"""The accounts repositories: core's generic repository plus the component's own queries."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from acme.core.persistence import SqlRepository
+
+from .models import Account, AccountStatus, RefreshFamily, RefreshToken, SignInAttempt
+from .tables import accounts, refresh_families, refresh_tokens, sign_in_attempts
+
+__all__ = ["AccountRepository", "SessionRepository", "SignInAttemptRepository"]
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every stored time is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def _account(row: Row[Any]) -> Account:
+    m = row._mapping
+    return Account(
+        id=m["id"],
+        issuer=m["issuer"],
+        subject=m["subject"],
+        display_name=m["display_name"],
+        email=m["email"],
+        status=AccountStatus(m["status"]),
+        created_at=_aware(m["created_at"]) or m["created_at"],
+        last_sign_in_at=_aware(m["last_sign_in_at"]),
+    )
+
+
+def _account_values(account: Account) -> Mapping[str, Any]:
+    return {
+        "id": account.id,
+        "issuer": account.issuer,
+        "subject": account.subject,
+        "display_name": account.display_name,
+        "email": account.email,
+        "status": account.status.value,
+        "created_at": account.created_at,
+        "last_sign_in_at": account.last_sign_in_at,
+    }
+
+
+class AccountRepository(SqlRepository[Account]):
+    """Accounts, found by id or by their provider identity (issuer, subject)."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        super().__init__(
+            connection,
+            table=accounts,
+            to_entity=_account,
+            to_values=_account_values,
+            entity_name="account",
+        )
+
+    async def find_by_identity(self, issuer: str, subject: str) -> Account | None:
+        """The account a provider identity belongs to, or ``None``."""
+        query = select(accounts).where(accounts.c.issuer == issuer, accounts.c.subject == subject)
+        found = await self.fetch(query)
+        return found[0] if found else None
+
+    async def find_with_session(
+        self, account_id: uuid.UUID, family_id: uuid.UUID | None
+    ) -> tuple[Account, RefreshFamily | None] | None:
+        """The account and (when ``family_id`` is given) its session, in one query."""
+        if family_id is None:
+            account = await self.find(account_id)
+            return None if account is None else (account, None)
+        query = (
+            select(accounts, *[c.label(f"f_{c.key}") for c in refresh_families.c])
+            .select_from(
+                accounts.outerjoin(
+                    refresh_families,
+                    (refresh_families.c.id == family_id)
+                    & (refresh_families.c.account_id == accounts.c.id),
+                )
+            )
+            .where(accounts.c.id == account_id)
+        )
+        row = (await self.connection.execute(query)).first()
+        if row is None:
+            return None
+        m = row._mapping
+        family = None
+        if m["f_id"] is not None:
+            family = _family_from({k[2:]: v for k, v in m.items() if k.startswith("f_")})
+        return _account(row), family
+
+
+def _family_from(m: Mapping[str, Any]) -> RefreshFamily:
+    return RefreshFamily(
+        id=m["id"],
+        account_id=m["account_id"],
+        created_at=_aware(m["created_at"]) or m["created_at"],
+        expires_at=_aware(m["expires_at"]) or m["expires_at"],
+        revoked_at=_aware(m["revoked_at"]),
+        revoked_reason=m["revoked_reason"],
+    )
+
+
+def _family_values(family: RefreshFamily) -> Mapping[str, Any]:
+    return {
+        "id": family.id,
+        "account_id": family.account_id,
+        "created_at": family.created_at,
+        "expires_at": family.expires_at,
+        "revoked_at": family.revoked_at,
+        "revoked_reason": family.revoked_reason,
+    }
+
+
+class SessionRepository(SqlRepository[RefreshFamily]):
+    """Sign-in sessions (refresh-token families) and their tokens."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        super().__init__(
+            connection,
+            table=refresh_families,
+            to_entity=lambda row: _family_from(dict(row._mapping)),
+            to_values=_family_values,
+            entity_name="session",
+        )
+
+    async def add_token(self, token: RefreshToken) -> None:
+        await self.connection.execute(
+            refresh_tokens.insert().values(
+                token_hash=token.token_hash,
+                family_id=token.family_id,
+                issued_at=token.issued_at,
+                expires_at=token.expires_at,
+                used_at=token.used_at,
+            )
+        )
+
+    async def find_token(self, token_hash: str) -> RefreshToken | None:
+        row = (
+            await self.connection.execute(
+                select(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash)
+            )
+        ).first()
+        if row is None:
+            return None
+        m = row._mapping
+        return RefreshToken(
+            token_hash=m["token_hash"],
+            family_id=m["family_id"],
+            issued_at=_aware(m["issued_at"]) or m["issued_at"],
+            expires_at=_aware(m["expires_at"]) or m["expires_at"],
+            used_at=_aware(m["used_at"]),
+        )
+
+    async def use_token(self, token_hash: str, now: datetime) -> bool:
+        """Mark a token used; ``True`` for the one caller that did so first.
+
+        A single conditional ``UPDATE``: of two concurrent refreshes with one
+        token, the database lets exactly one see an unused row.
+        """
+        result = await self.connection.execute(
+            update(refresh_tokens)
+            .where(refresh_tokens.c.token_hash == token_hash, refresh_tokens.c.used_at.is_(None))
+            .values(used_at=now)
+        )
+        return result.rowcount == 1
+
+    async def revoke(self, family_id: uuid.UUID, *, reason: str, now: datetime) -> None:
+        """End a session (idempotent: the first reason is kept)."""
+        await self.connection.execute(
+            update(refresh_families)
+            .where(refresh_families.c.id == family_id, refresh_families.c.revoked_at.is_(None))
+            .values(revoked_at=now, revoked_reason=reason)
+        )
+
+    async def revoke_all(self, account_id: uuid.UUID, *, reason: str, now: datetime) -> int:
+        """End every open session of an account; returns how many were open."""
+        result = await self.connection.execute(
+            update(refresh_families)
+            .where(
+                refresh_families.c.account_id == account_id,
+                refresh_families.c.revoked_at.is_(None),
+            )
+            .values(revoked_at=now, revoked_reason=reason)
+        )
+        return int(result.rowcount)
+
+
+class SignInAttemptRepository:
+    """Pending sign-ins, each taken (and deleted) at most once."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self.connection = connection
+
+    async def add(self, attempt: SignInAttempt) -> None:
+        await self.connection.execute(
+            sign_in_attempts.insert().values(
+                state_hash=attempt.state_hash,
+                nonce=attempt.nonce,
+                code_verifier=attempt.code_verifier,
+                return_to=attempt.return_to,
+                created_at=attempt.created_at,
+                expires_at=attempt.expires_at,
+            )
+        )
+
+    async def take(self, state_hash: str) -> SignInAttempt | None:
+        """Remove and return the attempt with this state: a state works once."""
+        result = await self.connection.execute(
+            delete(sign_in_attempts)
+            .where(sign_in_attempts.c.state_hash == state_hash)
+            .returning(*sign_in_attempts.c)
+        )
+        row = result.first()
+        if row is None:
+            return None
+        m = row._mapping
+        return SignInAttempt(
+            state_hash=m["state_hash"],
+            nonce=m["nonce"],
+            code_verifier=m["code_verifier"],
+            return_to=m["return_to"],
+            created_at=_aware(m["created_at"]) or m["created_at"],
+            expires_at=_aware(m["expires_at"]) or m["expires_at"],
+        )
+
+    async def purge_expired(self, now: datetime) -> int:
+        """Delete attempts nobody finished; returns how many."""
+        result = await self.connection.execute(
+            delete(sign_in_attempts).where(sign_in_attempts.c.expires_at <= now)
+        )
+        return int(result.rowcount)

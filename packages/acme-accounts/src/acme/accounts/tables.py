@@ -1,0 +1,73 @@
+"""The accounts tables (SQLAlchemy Core); rows map to :mod:`acme.accounts.models`."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    Uuid,
+)
+
+__all__ = ["accounts", "metadata", "refresh_families", "refresh_tokens", "sign_in_attempts"]
+
+metadata = MetaData()
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("issuer", String(255), nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("display_name", String(100), nullable=False),
+    Column("email", String(320)),
+    Column("status", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_sign_in_at", DateTime(timezone=True)),
+    UniqueConstraint("issuer", "subject", name="uq_accounts_identity"),
+)
+
+sign_in_attempts = Table(
+    "account_sign_in_attempts",
+    metadata,
+    Column("state_hash", String(64), primary_key=True),
+    Column("nonce", String(128), nullable=False),
+    Column("code_verifier", String(128), nullable=False),
+    Column("return_to", String(2048), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_account_sign_in_attempts_expires_at", "expires_at"),
+)
+
+refresh_families = Table(
+    "account_refresh_families",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("account_id", Uuid, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("revoked_reason", String(64)),
+    Index("ix_account_refresh_families_account_id", "account_id"),
+)
+
+refresh_tokens = Table(
+    "account_refresh_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column(
+        "family_id",
+        Uuid,
+        ForeignKey("account_refresh_families.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+    Index("ix_account_refresh_tokens_family_id", "family_id"),
+)
