@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +13,22 @@ import pytest
 from fastapi import FastAPI
 
 from acme.core.config import load_settings
+from acme.core.migrations import Migrator
 from acme.core.secrets import EnvironmentSecrets
+from acme.core.security import KeySet
 from acme_api.main import create_app
 from acme_api.settings import Settings
 
 
+@cache
+def test_jwks() -> str:
+    """One private JWKS for the whole run (no development key file in the working directory)."""
+    return json.dumps(KeySet.generate().private_jwks())
+
+
 def make_settings(**values: Any) -> Settings:
     """Settings from explicit values only: no environment, no .env."""
+    values.setdefault("jwt_keys", test_jwks())
     environ = {f"ACME_{key.upper()}": str(value) for key, value in values.items()}
     return load_settings(Settings, secrets=EnvironmentSecrets(environ))
 
@@ -38,4 +49,26 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        yield http
+
+
+@pytest.fixture
+def migrated_settings(settings: Settings) -> Settings:
+    """The default settings, on a database with every migration applied."""
+    Migrator(settings.database_url.get_secret_value()).upgrade()
+    return settings
+
+
+@pytest.fixture
+async def accounts_app(migrated_settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(migrated_settings, configure_logs=False)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def api(accounts_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a migrated app; https so that Secure cookies would be sent too."""
+    transport = httpx.ASGITransport(app=accounts_app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as http:
         yield http

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -89,3 +90,66 @@ def test_an_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
 def test_version(tmp_path: Path, flag: str) -> None:
     result = run(flag, cwd=tmp_path)
     assert result.stdout.startswith("acme-api ")
+
+
+def test_token_issue_prints_a_token_that_opens_protected_routes(tmp_path: Path) -> None:
+    first = run("token", "issue", "--account", "bench", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    token = first.stdout.strip()
+    assert token.count(".") == 2
+    assert "\n" not in token
+    assert (tmp_path / ".acme" / "jwt-keys.json").stat().st_mode & 0o777 == 0o600
+    second = run("token", "issue", "--account", "bench", cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+
+    import asyncio
+
+    from acme.core.security import KeySet, TokenVerifier
+
+    keys = KeySet.from_jwks((tmp_path / ".acme" / "jwt-keys.json").read_text())
+    verifier = TokenVerifier(keys, issuer="http://127.0.0.1:8000", audience="acme-api")
+    subjects = {asyncio.run(verifier.verify(t))["sub"] for t in (token, second.stdout.strip())}
+    assert len(subjects) == 1  # the same local account both times
+
+
+def test_token_issue_is_refused_in_production(tmp_path: Path) -> None:
+    from acme.core.security import KeySet
+
+    env = {
+        "ACME_ENV": "production",
+        "ACME_JWT_KEYS": json.dumps(KeySet.generate().private_jwks()),
+        "ACME_OIDC_CLIENT_ID": "acme",
+        "ACME_OIDC_CLIENT_SECRET": "s3cr3t-from-the-provider-console",
+    }
+    result = run("token", "issue", "--account", "x", cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert "refused when ACME_ENV=production" in result.stderr
+    assert not (tmp_path / "acme.db").exists()
+
+
+def test_production_without_keys_or_client_names_each_setting(tmp_path: Path) -> None:
+    result = run("migrate", "--check", cwd=tmp_path, env={"ACME_ENV": "production"})
+    assert result.returncode == 2
+    for name in ("ACME_JWT_KEYS", "ACME_OIDC_CLIENT_ID", "ACME_OIDC_CLIENT_SECRET"):
+        assert f"{name}: required when ACME_ENV=production" in result.stderr
+
+
+def test_keys_generate_prints_a_usable_private_jwks_and_rotates(tmp_path: Path) -> None:
+    from acme.core.security import KeySet
+
+    first = run("keys", "generate", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    keys = KeySet.from_jwks(first.stdout)
+    assert keys.signing_key.algorithm == "ES256"
+    (tmp_path / "current.json").write_text(first.stdout)
+    rotated = run(
+        "keys", "generate", "--algorithm", "EdDSA", "--rotate", "current.json", cwd=tmp_path
+    )
+    assert rotated.returncode == 0, rotated.stderr
+    after = KeySet.from_jwks(rotated.stdout)
+    assert after.signing_key.algorithm == "EdDSA"
+    assert [k.kid for k in after.keys[1:]] == [keys.signing_key.kid]
+    missing = run("keys", "generate", "--rotate", "nope.json", cwd=tmp_path)
+    assert missing.returncode == 1
+    assert "cannot read nope.json" in missing.stderr
+    assert "Traceback" not in missing.stderr

@@ -78,6 +78,26 @@ BREAKS = {
         "import starlette",
         "Components import no web framework",
     ),
+    "a component imports the OpenID client adapter": (
+        "packages/acme-accounts/src/acme/accounts/interface.py",
+        "import acme.core.security.oidc.client",
+        "Only the API's bootstrap imports concrete adapters",
+    ),
+    "a models module imports sqlalchemy": (
+        "packages/acme-accounts/src/acme/accounts/models.py",
+        "import sqlalchemy",
+        "Component models import only the standard library",
+    ),
+    "a models module imports pydantic": (
+        "packages/acme-accounts/src/acme/accounts/models.py",
+        "import pydantic",
+        "Component models import only the standard library",
+    ),
+    "a tables module imports pydantic": (
+        "packages/acme-accounts/src/acme/accounts/tables.py",
+        "import pydantic",
+        "Pydantic stays out of component tables",
+    ),
     "a route imports a concrete adapter": (
         "services/api/src/acme_api/routes/health.py",
         "import acme.core.persistence.database",

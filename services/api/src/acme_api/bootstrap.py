@@ -9,14 +9,31 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import httpx
+
+from acme.accounts import interface as accounts
+from acme.accounts.dependencies import AccountsDeps
+from acme.accounts.dependencies import setup as setup_accounts
+from acme.core.config import ConfigError
+from acme.core.errors import Invalid
+from acme.core.logging import register_secret
 from acme.core.persistence.database import Database
+from acme.core.secrets import build_secrets_chain
+from acme.core.security import KeySet
+from acme.core.security.keyfile import load_or_create_key_file
+from acme.core.security.oidc import PROFILES, OpenIDProvider, UnconfiguredProvider
+from acme.core.security.oidc.client import OidcClient
 
 from .settings import Settings
 
-__all__ = ["Container", "build"]
+__all__ = ["DEV_KEY_FILE", "Container", "build", "load_signing_keys"]
 
 logger = logging.getLogger(__name__)
+
+DEV_KEY_FILE = Path(".acme") / "jwt-keys.json"
+"""Where development keeps its generated signing key (relative to the working directory)."""
 
 
 @dataclass
@@ -25,10 +42,24 @@ class Container:
 
     settings: Settings
     database: Database
+    keys: KeySet
+    http: httpx.AsyncClient
+    provider: OpenIDProvider
+    accounts: AccountsDeps
     draining: bool = field(default=False)
+
+    async def issue_access_token(self, account: str) -> str:
+        """An access token for the local account ``account`` (created when missing).
+
+        For tests and development (benchmarks use ``acme-api token issue``);
+        refused when ``ACME_ENV=production``.
+        """
+        issued, _ = await accounts.issue_local_token(self.accounts, account)
+        return issued.token
 
     async def aclose(self) -> None:
         """Dispose of every adapter, in reverse order of construction."""
+        await self.http.aclose()
         await self.database.dispose()
 
 
@@ -44,8 +75,82 @@ def build_database(settings: Settings) -> Database:
     )
 
 
+def load_signing_keys(settings: Settings) -> KeySet:
+    """The API's signing keys: ``ACME_JWT_KEYS`` (inline or a secret's name), else the dev file.
+
+    Raises:
+        ConfigError: naming ``ACME_JWT_KEYS`` when the keys are missing or unusable.
+    """
+    configured = settings.jwt_keys
+    if configured is None:
+        if settings.env == "production":
+            raise ConfigError({"ACME_JWT_KEYS": "required when ACME_ENV=production"})
+        try:
+            return load_or_create_key_file(DEV_KEY_FILE, algorithm=settings.jwt_algorithm)
+        except Invalid as exc:
+            raise ConfigError({"ACME_JWT_KEYS": f"{DEV_KEY_FILE}: {exc.detail}"}) from None
+    text = configured.get_secret_value().strip()
+    if not text.startswith("{"):
+        chain = build_secrets_chain(settings.secrets)
+        found = chain.get(text)
+        if found is None:
+            raise ConfigError({"ACME_JWT_KEYS": f"no secret named {text!r} in {chain.description}"})
+        text = found.get_secret_value()
+    try:
+        keys = KeySet.from_jwks(text)
+    except Invalid as exc:
+        raise ConfigError({"ACME_JWT_KEYS": exc.detail}) from None
+    for key in keys.keys:
+        register_secret(str(key.private_jwk.get("d", "")))
+    return keys
+
+
+def build_provider(settings: Settings, http: httpx.AsyncClient) -> OpenIDProvider:
+    """The OpenID provider client, or a stand-in refusing sign-ins when none is configured."""
+    missing = tuple(
+        name
+        for name, value in (
+            ("ACME_OIDC_CLIENT_ID", settings.oidc_client_id),
+            ("ACME_OIDC_CLIENT_SECRET", settings.oidc_client_secret),
+        )
+        if not value
+    )
+    if missing or settings.oidc_client_id is None or settings.oidc_client_secret is None:
+        logger.warning("sign-in is not configured: %s unset", ", ".join(missing))
+        return UnconfiguredProvider(settings.oidc_issuer, missing)
+    return OidcClient(
+        http,
+        issuer=settings.oidc_issuer,
+        client_id=settings.oidc_client_id,
+        client_secret=settings.oidc_client_secret.get_secret_value(),
+        redirect_uri=settings.oidc_redirect_uri,
+        scopes=settings.oidc_scopes.split(),
+        profile=PROFILES[settings.oidc_profile],
+        token_auth=settings.oidc_token_auth,
+        jwks_refetch_interval=settings.oidc_jwks_refetch_interval,
+        timeout=settings.oidc_timeout,
+    )
+
+
 async def build(settings: Settings) -> Container:
     """Build every adapter the API needs."""
+    keys = load_signing_keys(settings)
     database = build_database(settings)
     logger.info("database configured: %r", database)
-    return Container(settings=settings, database=database)
+    http = httpx.AsyncClient(
+        timeout=settings.oidc_timeout,
+        follow_redirects=False,
+        headers={"User-Agent": "acme-api"},
+    )
+    provider = build_provider(settings, http)
+    deps = setup_accounts(
+        settings, unit_of_work=database.unit_of_work, keys=keys, provider=provider
+    )
+    return Container(
+        settings=settings,
+        database=database,
+        keys=keys,
+        http=http,
+        provider=provider,
+        accounts=deps,
+    )

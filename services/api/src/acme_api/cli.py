@@ -7,11 +7,14 @@ print one message naming each offending variable and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from acme.core.config import ConfigError, load_settings
-from acme.core.errors import DomainError
+from acme.core.errors import DomainError, Invalid
 from acme.core.logging import configure_logging
 from acme.core.migrations import Migrator
 
@@ -76,6 +79,49 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_token_issue(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.is_production:
+        print(
+            "acme-api: token issue is a development helper; refused when ACME_ENV=production",
+            file=sys.stderr,
+        )
+        return 2
+    _setup_logging(settings)
+    if settings.should_migrate_on_start:
+        _migrator(settings).upgrade()
+    from . import bootstrap
+
+    async def issue() -> str:
+        container = await bootstrap.build(settings)
+        try:
+            return await container.issue_access_token(args.account)
+        finally:
+            await container.aclose()
+
+    print(asyncio.run(issue()))
+    return 0
+
+
+def cmd_keys_generate(args: argparse.Namespace, settings: Settings) -> int:
+    from acme.core.security import KeySet, generate_key
+
+    new_key = generate_key(args.algorithm or settings.jwt_algorithm)
+    keys = KeySet([new_key])
+    if args.rotate:
+        try:
+            current = KeySet.from_jwks(Path(args.rotate).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise Invalid(f"cannot read {args.rotate}: {exc.strerror}") from None
+        keys = current.rotated(new_key, keep=args.keep)
+    print(json.dumps(keys.private_jwks(), indent=2))
+    print(
+        f"new signing key {new_key.kid} ({new_key.algorithm}); this is a secret: "
+        "store it as ACME_JWT_KEYS or in your secrets service",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="acme-api",
@@ -117,6 +163,44 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--revision", metavar="MESSAGE", help="create a new empty revision")
     migrate.add_argument("--branch", help="the component branch of the new revision")
     migrate.set_defaults(handler=cmd_migrate)
+
+    token = commands.add_parser(
+        "token", help="API tokens (development helper)", description="API tokens."
+    )
+    token_commands = token.add_subparsers(dest="token_command", metavar="ACTION", required=True)
+    issue = token_commands.add_parser(
+        "issue",
+        help="print an access token for a local account (created when missing)",
+        description=(
+            "Print an access token for the local account NAME, creating it when there is none, "
+            "so protected routes can be called without an OpenID provider. Development only: "
+            "refused when ACME_ENV=production."
+        ),
+    )
+    issue.add_argument("--account", required=True, metavar="NAME", help="the local account")
+    issue.set_defaults(handler=cmd_token_issue)
+
+    keys = commands.add_parser(
+        "keys", help="signing keys", description="The API's JWT signing keys."
+    )
+    key_commands = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    generate = key_commands.add_parser(
+        "generate",
+        help="print a new private JWKS for ACME_JWT_KEYS",
+        description=(
+            "Print a private JWKS holding a new signing key (stdout), for ACME_JWT_KEYS. "
+            "With --rotate FILE the new key comes first and FILE's newest keys follow, so "
+            "tokens signed before the rotation stay valid until they expire."
+        ),
+    )
+    generate.add_argument(
+        "--algorithm", choices=["ES256", "EdDSA", "RS256"], help="default: ACME_JWT_ALGORITHM"
+    )
+    generate.add_argument("--rotate", metavar="FILE", help="the current private JWKS")
+    generate.add_argument(
+        "--keep", type=int, default=1, metavar="N", help="old keys kept with --rotate (default 1)"
+    )
+    generate.set_defaults(handler=cmd_keys_generate)
     return parser
 
 

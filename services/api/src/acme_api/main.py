@@ -15,7 +15,7 @@ from . import bootstrap
 from .__about__ import __version__
 from .middleware import RequestContextMiddleware
 from .problems import install_problem_handlers
-from .routes import health
+from .routes import accounts, auth, health, pages, well_known
 from .settings import Settings
 
 __all__ = ["create_app"]
@@ -62,4 +62,8 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(health.router)
+    app.include_router(well_known.router)
+    app.include_router(auth.router)
+    app.include_router(accounts.router)
+    app.include_router(pages.router)
     return app

@@ -1,15 +1,15 @@
-"""The API's settings: the core contract plus what the HTTP edge needs."""
+"""The API's settings: the core contract, the components' settings and what the HTTP edge needs."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from acme.core.config import AcmeSettings
+from acme.accounts.settings import AccountsSettings
 
 __all__ = ["Settings"]
 
 
-class Settings(AcmeSettings):
+class Settings(AccountsSettings):
     """Everything the API reads at startup (``ACME_*``; see the README's table)."""
 
     host: str = Field("127.0.0.1", description="address the dev server binds")
@@ -21,6 +21,13 @@ class Settings(AcmeSettings):
         None, description="apply migrations when `acme-api serve` starts; default: in development"
     )
     docs_enabled: bool = Field(True, description="serve /docs and /openapi.json")
+    cookie_secure: bool | None = Field(
+        None,
+        description=(
+            "session cookies are Secure and __Host- prefixed; default: on in production "
+            "or when ACME_PUBLIC_URL is https"
+        ),
+    )
 
     @property
     def is_production(self) -> bool:
@@ -31,3 +38,9 @@ class Settings(AcmeSettings):
         if self.migrate_on_start is not None:
             return self.migrate_on_start
         return not self.is_production
+
+    @property
+    def secure_cookies(self) -> bool:
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.is_production or self.public_url.startswith("https://")
