@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+
 import pytest
+
+from acme.core.migrations import Migrator
+from acme.core.persistence.database import Database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -19,3 +25,16 @@ def empty_database_url(request: pytest.FixtureRequest) -> str:
     fixture = "sqlite_url" if request.param == "sqlite" else "fresh_postgres_url"
     url: str = request.getfixturevalue(fixture)
     return url
+
+
+@pytest.fixture
+async def core_database(empty_database_url: str) -> AsyncIterator[Database]:
+    """A database with core's own tables (outbox, processed messages), on both backends."""
+    migrator = Migrator(empty_database_url)
+    migrator.branches = [b for b in migrator.branches if b.name == "core"]
+    await asyncio.to_thread(migrator.upgrade)
+    db = Database(empty_database_url)
+    try:
+        yield db
+    finally:
+        await db.dispose()

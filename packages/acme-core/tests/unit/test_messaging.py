@@ -79,3 +79,32 @@ async def test_in_process_bus_retries_a_failing_handler() -> None:
     await bus.publish(Message("x.y", {}))
     await bus.drain()
     assert attempts == 3
+
+
+async def test_in_process_bus_refuses_unroutable_messages() -> None:
+    from acme.core.messaging import Unroutable
+
+    bus = InProcessBus()
+    bus.subscribe("item.*", _ignore, consumer="a")
+    with pytest.raises(Unroutable):
+        await bus.publish(Message("account.created", {}))
+
+
+async def test_in_process_bus_keeps_what_kept_failing() -> None:
+    bus = InProcessBus(max_attempts=2)
+    attempts: list[Message] = []
+
+    async def failing(message: Message) -> None:
+        attempts.append(message)
+        raise RuntimeError("no")
+
+    bus.subscribe("#", failing, consumer="c")
+    message = Message("item.created", {})
+    await bus.publish(message)
+    await bus.drain()
+    assert attempts == [message, message]
+    assert bus.dead_letters == [("c", message)]
+
+
+async def _ignore(message: Message) -> None:
+    return None

@@ -5,11 +5,33 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from acme.core.errors import Unavailable
+
 from ._message import Message
 
-__all__ = ["Handler", "MessageBus"]
+__all__ = ["DeliveryFailed", "Handler", "MessageBus", "Unroutable"]
 
 Handler = Callable[[Message], Awaitable[None]]
+
+
+class DeliveryFailed(Unavailable):
+    """The transport did not accept a message (broker down, connection lost, nack).
+
+    Nothing is known about the message's fate; a publisher keeps it and tries
+    again later (consumers are idempotent, so a duplicate is harmless).
+    """
+
+    default_code = "delivery_failed"
+
+
+class Unroutable(DeliveryFailed):
+    """The broker accepted the connection but no queue is bound for the message's type.
+
+    An unroutable message is an error, not silence: the outbox keeps the row
+    pending until a consumer's queue exists.
+    """
+
+    default_code = "unroutable"
 
 
 class MessageBus(Protocol):
@@ -22,7 +44,12 @@ class MessageBus(Protocol):
     """
 
     async def publish(self, message: Message) -> None:
-        """Send one message; returns once the transport has accepted it."""
+        """Send one message; returns once the transport has accepted it.
+
+        Raises:
+            DeliveryFailed: the transport did not confirm the message.
+            Unroutable: no subscription matches the message's type.
+        """
         ...
 
     def subscribe(self, topic: str, handler: Handler, *, consumer: str) -> None:
@@ -39,4 +66,12 @@ class MessageBus(Protocol):
 
     async def close(self) -> None:
         """Stop delivering, let in-flight handlers finish, disconnect."""
+        ...
+
+    async def ping(self) -> None:
+        """Check the transport answers (readiness).
+
+        Raises:
+            Unavailable: it does not.
+        """
         ...

@@ -6,8 +6,10 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from acme.core.logging import bind_request_id
+
 from ._message import Message
-from ._port import Handler
+from ._port import Handler, Unroutable
 
 __all__ = ["InProcessBus", "topic_matches"]
 
@@ -42,8 +44,10 @@ class InProcessBus:
 
     Handlers run as tasks so a publisher never waits for consumers; a failing
     handler is retried ``max_attempts`` times, then logged and dropped (there
-    is no broker to dead-letter to). :meth:`drain` waits for deliveries in
-    flight, for tests and for shutdown.
+    is no broker: it is kept in :attr:`dead_letters`). :meth:`drain` waits for
+    deliveries in flight, for tests and for shutdown. Delivery is at most once
+    here: a message handed over is lost if the process stops before its
+    handler commits. Use RabbitMQ where that matters.
     """
 
     def __init__(self, *, max_attempts: int = 3) -> None:
@@ -51,6 +55,7 @@ class InProcessBus:
         self._tasks: set[asyncio.Task[None]] = set()
         self._max_attempts = max_attempts
         self._started = False
+        self.dead_letters: list[tuple[str, Message]] = []
 
     def subscribe(self, topic: str, handler: Handler, *, consumer: str) -> None:
         self._subscriptions.append(_Subscription(topic, handler, consumer))
@@ -59,13 +64,24 @@ class InProcessBus:
         self._started = True
 
     async def publish(self, message: Message) -> None:
-        for subscription in self._subscriptions:
-            if topic_matches(subscription.topic, message.type):
-                task = asyncio.create_task(self._deliver(subscription, message))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+        """Start delivering ``message`` to every matching subscription.
+
+        Raises:
+            Unroutable: no subscription matches (as RabbitMQ's ``mandatory`` flag would).
+        """
+        matching = [s for s in self._subscriptions if topic_matches(s.topic, message.type)]
+        if not matching:
+            raise Unroutable(f"no subscription matches {message.type!r}")
+        for subscription in matching:
+            task = asyncio.create_task(self._deliver(subscription, message))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _deliver(self, subscription: _Subscription, message: Message) -> None:
+        with bind_request_id(message.correlation_id):
+            await self._attempts(subscription, message)
+
+    async def _attempts(self, subscription: _Subscription, message: Message) -> None:
         for attempt in range(1, self._max_attempts + 1):
             try:
                 await subscription.handler(message)
@@ -79,7 +95,9 @@ class InProcessBus:
                     attempt,
                     self._max_attempts,
                 )
-                await asyncio.sleep(0.05 * attempt)
+                if attempt < self._max_attempts:
+                    await asyncio.sleep(0.05 * attempt)
+        self.dead_letters.append((subscription.consumer, message))
 
     async def drain(self) -> None:
         """Wait until every delivery started so far has finished."""
@@ -89,3 +107,6 @@ class InProcessBus:
     async def close(self) -> None:
         await self.drain()
         self._started = False
+
+    async def ping(self) -> None:
+        """Always answers: the bus is this process."""

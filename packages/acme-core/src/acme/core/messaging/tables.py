@@ -33,6 +33,7 @@ outbox = Table(
     Column("published_at", DateTime(timezone=True)),
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text),
+    Column("next_attempt_at", DateTime(timezone=True), comment="not before; set after a failure"),
     Index(
         "ix_acme_outbox_pending",
         "created_at",

@@ -1,0 +1,77 @@
+"""The idempotent consumer: a message has at most one effect per consumer."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from acme.core.persistence import SqlUnitOfWork
+
+from ._message import Message
+from ._port import Handler
+from .tables import processed_messages
+
+__all__ = ["ProcessedMessages", "idempotent"]
+
+logger = logging.getLogger(__name__)
+
+Effect = Callable[[SqlUnitOfWork, Message], Awaitable[None]]
+
+
+class ProcessedMessages:
+    """The ledger of (consumer, message id) pairs already handled, on one connection."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def claim(self, consumer: str, message_id: uuid.UUID) -> bool:
+        """Record the message as processed by ``consumer``; ``False`` if it already was.
+
+        Written in the caller's transaction: if that rolls back, so does the
+        claim, and a redelivery is handled afresh. On PostgreSQL a concurrent
+        claim of the same pair waits for the first transaction and then
+        returns ``False``.
+        """
+        values = {
+            "consumer": consumer,
+            "message_id": message_id,
+            "processed_at": datetime.now(UTC),
+        }
+        dialect = self._connection.dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        if dialect not in ("postgresql", "sqlite"):
+            raise NotImplementedError(f"the idempotent consumer does not support {dialect}")
+        statement = insert(processed_messages).values(**values).on_conflict_do_nothing()
+        result = await self._connection.execute(statement)
+        return bool(result.rowcount)
+
+
+def idempotent(
+    consumer: str, unit_of_work: Callable[[], SqlUnitOfWork], effect: Effect
+) -> Handler:
+    """A bus handler that applies ``effect`` at most once per message for ``consumer``.
+
+    ``effect`` receives the open unit of work; the claim in the ledger and
+    the effect commit together, and the handler returns only after that
+    commit, so the bus acknowledges a message only once its effect is kept::
+
+        async def count(uow: SqlUnitOfWork, message: Message) -> None: ...
+
+        bus.subscribe("item.*", idempotent("accounts.item-counts", db.unit_of_work, count),
+                      consumer="accounts.item-counts")
+    """
+
+    async def handle(message: Message) -> None:
+        async with unit_of_work() as uow:
+            if not await ProcessedMessages(uow.connection).claim(consumer, message.id):
+                logger.debug("%s: %s %s already processed", consumer, message.type, message.id)
+                return
+            await effect(uow, message)
+            await uow.commit()
+
+    return handle

@@ -1,0 +1,42 @@
+"""How components publish events: through the outbox, inside their unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+from acme.core.persistence import SqlUnitOfWork
+
+from ._message import Message
+from .outbox import Outbox
+
+__all__ = ["EventPublisher", "OutboxPublisher"]
+
+
+class EventPublisher(Protocol):
+    """The port components publish through: ``await events.publish(uow, message)``.
+
+    The message leaves if and only if the unit of work commits.
+    """
+
+    async def publish(self, uow: SqlUnitOfWork, message: Message) -> None:
+        """Queue ``message`` in ``uow``'s transaction."""
+        ...
+
+
+class OutboxPublisher:
+    """:class:`EventPublisher` on the transactional outbox.
+
+    Args:
+        after_commit: Called once the transaction commits, typically
+            :meth:`OutboxRelay.wake_after_commit`, so the local relay
+            publishes at once instead of at its next poll.
+    """
+
+    def __init__(self, *, after_commit: Callable[[], Awaitable[None]] | None = None) -> None:
+        self._after_commit = after_commit
+
+    async def publish(self, uow: SqlUnitOfWork, message: Message) -> None:
+        await Outbox(uow.connection).add(message)
+        if self._after_commit is not None:
+            uow.after_commit(self._after_commit)

@@ -1,0 +1,193 @@
+"""The outbox relay: publishes committed outbox rows and marks them sent."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, and_, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from acme.core.persistence import SqlUnitOfWork
+
+from ._message import Message
+from ._port import DeliveryFailed, MessageBus, Unroutable
+from .tables import outbox
+
+__all__ = ["OutboxRelay"]
+
+logger = logging.getLogger(__name__)
+
+
+def _message(row: Row[Any]) -> Message:
+    occurred_at = row.occurred_at
+    if occurred_at.tzinfo is None:  # SQLite keeps naive UTC
+        occurred_at = occurred_at.replace(tzinfo=UTC)
+    return Message(
+        id=row.id,
+        type=row.type,
+        version=row.version,
+        occurred_at=occurred_at,
+        correlation_id=row.correlation_id,
+        payload=row.payload,
+    )
+
+
+class OutboxRelay:
+    """Moves outbox rows to the bus: publish (confirmed), then mark sent.
+
+    Each batch is claimed with ``SELECT ... FOR UPDATE SKIP LOCKED`` on
+    PostgreSQL, so several relays (one per API process, plus ``acme-api
+    relay``) share the work and no row is published by two at once. The
+    row is marked sent in the same transaction that locked it, after the
+    broker confirmed it; a crash in between publishes it again later, which
+    idempotent consumers absorb. SQLite has no row locks: run one relay per
+    SQLite database (the embedded default has one process).
+
+    A row the broker cannot route stays pending and is retried with
+    exponential backoff (``next_attempt_at``), so it never blocks the rows
+    behind it. When the broker is down the relay waits and tries again.
+
+    Args:
+        unit_of_work: Makes a unit of work on the database holding the outbox.
+        bus: Where messages go.
+        batch_size: Rows claimed per transaction.
+        interval: Seconds between polls when idle (:meth:`wake` cuts it short).
+        max_backoff: Longest wait, in seconds, before retrying a failed row.
+    """
+
+    def __init__(
+        self,
+        unit_of_work: Callable[[], SqlUnitOfWork],
+        bus: MessageBus,
+        *,
+        batch_size: int = 200,
+        interval: float = 1.0,
+        max_backoff: float = 600.0,
+    ) -> None:
+        self._unit_of_work = unit_of_work
+        self._bus = bus
+        self.batch_size = batch_size
+        self.interval = interval
+        self.max_backoff = max_backoff
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def wake(self) -> None:
+        """Ask for a poll now (after a commit that added outbox rows)."""
+        self._wakeup.set()
+
+    async def wake_after_commit(self) -> None:
+        """:meth:`wake`, shaped as a unit of work's after-commit callback."""
+        self._wakeup.set()
+
+    def _backoff(self, attempts: int) -> timedelta:
+        return timedelta(seconds=min(self.max_backoff, 2.0 ** min(attempts, 20)))
+
+    async def relay_once(self) -> int:
+        """Publish one batch of due rows; return how many were published.
+
+        Raises:
+            DeliveryFailed: the bus is unreachable (nothing was marked).
+        """
+        now = datetime.now(UTC)
+        async with self._unit_of_work() as uow:
+            query = (
+                select(outbox)
+                .where(
+                    and_(
+                        outbox.c.published_at.is_(None),
+                        or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= now),
+                    )
+                )
+                .order_by(outbox.c.created_at, outbox.c.id)
+                .limit(self.batch_size)
+                .with_for_update(skip_locked=True)
+            )
+            rows = (await uow.connection.execute(query)).all()
+            if not rows:
+                return 0
+            published: list[uuid.UUID] = []
+            transport_error: DeliveryFailed | None = None
+            # Publish the batch concurrently: the confirms are pipelined on one
+            # channel, and frames still leave in row order.
+            outcomes = await asyncio.gather(
+                *(self._bus.publish(_message(row)) for row in rows), return_exceptions=True
+            )
+            for row, outcome in zip(rows, outcomes, strict=True):
+                if outcome is None:
+                    published.append(row.id)
+                elif isinstance(outcome, Unroutable):
+                    await uow.connection.execute(
+                        update(outbox)
+                        .where(outbox.c.id == row.id)
+                        .values(
+                            attempts=row.attempts + 1,
+                            last_error=outcome.detail[:1000],
+                            next_attempt_at=now + self._backoff(row.attempts + 1),
+                        )
+                    )
+                    logger.warning("outbox %s %s: %s", row.type, row.id, outcome.detail)
+                elif isinstance(outcome, DeliveryFailed):
+                    transport_error = outcome
+                elif isinstance(outcome, BaseException):
+                    raise outcome
+            if published:
+                await uow.connection.execute(
+                    update(outbox).where(outbox.c.id.in_(published)).values(published_at=now)
+                )
+            await uow.commit()
+        if transport_error is not None and not published:
+            raise transport_error
+        return len(published)
+
+    async def run(self) -> None:
+        """Relay until cancelled or :meth:`stop` is called."""
+        failures = 0
+        while not self._stopping:
+            try:
+                published = await self.relay_once()
+                failures = 0
+            except (DeliveryFailed, SQLAlchemyError, OSError) as exc:
+                failures += 1
+                delay = min(30.0, 0.5 * 2 ** min(failures, 6))
+                log = logger.warning if failures in (1, 10) or failures % 60 == 0 else logger.debug
+                log("outbox relay: %s; retrying in %.1fs", _describe(exc), delay)
+                await self._sleep(delay)
+                continue
+            if published < self.batch_size:
+                await self._sleep(self.interval)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), seconds)
+        self._wakeup.clear()
+
+    def start(self) -> None:
+        """Run :meth:`run` as a background task of the current event loop."""
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.create_task(self.run(), name="acme-outbox-relay")
+
+    async def stop(self) -> None:
+        """Finish the batch in progress, then stop."""
+        self._stopping = True
+        self._wakeup.set()
+        task, self._task = self._task, None
+        if task is not None:
+            try:
+                await asyncio.wait_for(task, timeout=15)
+            except TimeoutError:
+                logger.warning("outbox relay did not stop in time; cancelled")
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, DeliveryFailed):
+        return exc.detail
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"

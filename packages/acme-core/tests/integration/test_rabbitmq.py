@@ -1,0 +1,197 @@
+"""The RabbitMQ adapter against the real broker (names unique to this run)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+
+import aio_pika
+import pytest
+
+from acme.core.errors import Unavailable
+from acme.core.messaging import DeliveryFailed, Message, Unroutable
+from acme.core.messaging.rabbitmq import ATTEMPT_HEADER, ERROR_HEADER, RabbitMQBus
+
+pytestmark = pytest.mark.integration
+
+BusFactory = Callable[..., RabbitMQBus]
+
+
+@pytest.fixture
+async def make_bus(amqp_url: str, run_id: str) -> AsyncIterator[BusFactory]:
+    """Buses on an exchange of this test's own; queues deleted afterwards."""
+    exchange = f"test.{run_id}.{uuid.uuid4().hex[:8]}"
+    buses: list[RabbitMQBus] = []
+    consumers: list[str] = []
+
+    def factory(**options: object) -> RabbitMQBus:
+        bus = RabbitMQBus(amqp_url, exchange=exchange, **options)  # type: ignore[arg-type]
+        buses.append(bus)
+        return bus
+
+    factory.exchange = exchange  # type: ignore[attr-defined]
+    factory.consumers = consumers  # type: ignore[attr-defined]
+    yield factory
+    for bus in buses:
+        await bus.close()
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        for bus in buses:
+            for subscription in bus._subscriptions:
+                name = subscription.consumer
+                for queue in [name, f"{name}.dead"] + [
+                    bus._retry_queue_name(name, d) for d in set(bus.retry_delays)
+                ]:
+                    await channel.queue_delete(queue)
+        await channel.exchange_delete(exchange)
+
+
+def consumer_name(run_id: str, label: str) -> str:
+    return f"test.{run_id}.{label}.{uuid.uuid4().hex[:6]}"
+
+
+async def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+async def test_published_messages_reach_matching_subscribers(
+    make_bus: BusFactory, run_id: str
+) -> None:
+    bus = make_bus()
+    seen: list[Message] = []
+
+    async def handler(message: Message) -> None:
+        seen.append(message)
+
+    bus.subscribe("item.*", handler, consumer=consumer_name(run_id, "items"))
+    await bus.start()
+    await bus.ping()
+    sent = Message("item.created", {"id": "a", "n": 1}, version=2, correlation_id="req-1")
+    await bus.publish(sent)
+    await wait_for(lambda: len(seen) == 1)
+    assert seen == [sent]
+
+
+async def test_an_unroutable_message_is_an_error(make_bus: BusFactory) -> None:
+    bus = make_bus()
+    await bus.start()
+    with pytest.raises(Unroutable):
+        await bus.publish(Message("nobody.listens", {}))
+
+
+async def test_a_failing_handler_is_retried_with_backoff(
+    make_bus: BusFactory, run_id: str
+) -> None:
+    bus = make_bus(max_attempts=3, retry_delays=(0.2,))
+    attempts: list[float] = []
+
+    async def flaky(message: Message) -> None:
+        attempts.append(asyncio.get_running_loop().time())
+        if len(attempts) < 3:
+            raise RuntimeError("not yet")
+
+    bus.subscribe("item.#", flaky, consumer=consumer_name(run_id, "flaky"))
+    await bus.start()
+    await bus.publish(Message("item.updated", {}))
+    await wait_for(lambda: len(attempts) == 3)
+    await asyncio.sleep(0.5)
+    assert len(attempts) == 3  # succeeded on the third attempt, no further delivery
+    assert attempts[1] - attempts[0] >= 0.15
+
+
+async def test_a_poison_message_is_dead_lettered_after_max_attempts(
+    make_bus: BusFactory, run_id: str, amqp_url: str
+) -> None:
+    bus = make_bus(max_attempts=3, retry_delays=(0.1,))
+    attempts: list[Message] = []
+
+    async def poison(message: Message) -> None:
+        attempts.append(message)
+        raise ValueError("cannot handle this")
+
+    name = consumer_name(run_id, "poison")
+    bus.subscribe("item.created", poison, consumer=name)
+    await bus.start()
+    sent = Message("item.created", {"bad": True})
+    await bus.publish(sent)
+    await wait_for(lambda: len(attempts) == 3)
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        queue = await channel.get_queue(f"{name}.dead", ensure=True)
+        dead = None
+        for _ in range(100):
+            dead = await queue.get(fail=False)
+            if dead is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert dead is not None
+        await dead.ack()
+        assert Message.from_json(dead.body) == sent
+        assert dead.headers[ATTEMPT_HEADER] == 3
+        assert "ValueError: cannot handle this" in str(dead.headers[ERROR_HEADER])
+    await asyncio.sleep(0.3)
+    assert len(attempts) == 3
+
+
+async def test_unreadable_bodies_go_straight_to_the_dead_letter_queue(
+    make_bus: BusFactory, run_id: str, amqp_url: str
+) -> None:
+    bus = make_bus()
+    calls: list[Message] = []
+
+    async def handler(message: Message) -> None:
+        calls.append(message)
+
+    name = consumer_name(run_id, "garbage")
+    bus.subscribe("item.#", handler, consumer=name)
+    await bus.start()
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.get_exchange(make_bus.exchange)  # type: ignore[attr-defined]
+        await exchange.publish(aio_pika.Message(b"not json"), routing_key="item.created")
+        queue = await channel.get_queue(f"{name}.dead", ensure=True)
+        dead = None
+        for _ in range(100):
+            dead = await queue.get(fail=False)
+            if dead is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert dead is not None
+        assert dead.body == b"not json"
+        await dead.ack()
+    assert calls == []
+
+
+async def test_close_lets_in_flight_handlers_finish(make_bus: BusFactory, run_id: str) -> None:
+    bus = make_bus()
+    started, finished = asyncio.Event(), asyncio.Event()
+
+    async def slow(message: Message) -> None:
+        started.set()
+        await asyncio.sleep(0.3)
+        finished.set()
+
+    bus.subscribe("item.#", slow, consumer=consumer_name(run_id, "slow"))
+    await bus.start()
+    await bus.publish(Message("item.created", {}))
+    await asyncio.wait_for(started.wait(), 10)
+    await bus.close()
+    assert finished.is_set()
+    with pytest.raises(DeliveryFailed):
+        await bus.publish(Message("item.created", {}))
+
+
+async def test_an_unreachable_broker_is_unavailable() -> None:
+    bus = RabbitMQBus("amqp://guest:guest@127.0.0.1:1/", publish_timeout=2)
+    with pytest.raises(Unavailable):
+        await bus.start()
+    with pytest.raises(Unavailable):
+        await bus.ping()
