@@ -1,0 +1,36 @@
+"""What the items use cases need, as ports (framework-free)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from acme.core.messaging import EventPublisher
+from acme.core.persistence import SqlUnitOfWork
+
+from .models import utcnow
+
+__all__ = ["ItemsDependencies", "setup"]
+
+
+@dataclass(frozen=True, slots=True)
+class ItemsDependencies:
+    """The ports of the items component.
+
+    Attributes:
+        unit_of_work: Opens a unit of work (one transaction) per use case.
+        events: Publishes events inside that unit of work (the outbox).
+        clock: The current UTC time.
+    """
+
+    unit_of_work: Callable[[], SqlUnitOfWork]
+    events: EventPublisher
+    clock: Callable[[], datetime] = utcnow
+
+
+def setup(
+    *, unit_of_work: Callable[[], SqlUnitOfWork], events: EventPublisher
+) -> ItemsDependencies:
+    """The items component's dependencies, from the adapters the API built."""
+    return ItemsDependencies(unit_of_work=unit_of_work, events=events)

@@ -1,0 +1,189 @@
+"""The shapes items take at the edge: validated input and the JSON output.
+
+Input is validated once, by these models. Output skips pydantic models
+altogether on the hot path: :func:`item_json` and :func:`page_json` let
+pydantic-core serialise the :class:`~acme.items.models.Item` dataclasses
+straight to JSON bytes. :class:`ItemOut` and :class:`ItemPageOut` describe
+that same JSON for the OpenAPI document (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StringConstraints,
+    TypeAdapter,
+    field_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
+
+from .models import (
+    DESCRIPTION_MAX,
+    ORDER_MAX,
+    ORDER_MIN,
+    TAG_MAX,
+    TAGS_MAX,
+    TITLE_MAX,
+    Item,
+)
+
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "MAX_PAGE_SIZE",
+    "SORTS",
+    "ItemCreate",
+    "ItemOut",
+    "ItemPageOut",
+    "ItemPatch",
+    "ItemQuery",
+    "item_json",
+    "page_json",
+]
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 100
+META_MAX_KEYS = 64
+SORTS = ("-created_at", "created_at", "order", "-order")
+
+# No NUL characters anywhere (PostgreSQL text cannot hold them) and a title
+# that is more than whitespace.
+Title = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=TITLE_MAX, pattern=r"^[^\x00]*[^\s\x00][^\x00]*$"),
+]
+Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX, pattern=r"^[^\x00]*$")]
+Tag = Annotated[
+    str, StringConstraints(min_length=1, max_length=TAG_MAX, pattern=r"^[A-Za-z0-9][\w.:-]*$")
+]
+Tags = Annotated[list[Tag], Field(max_length=TAGS_MAX)]
+Order = Annotated[int, Field(ge=ORDER_MIN, le=ORDER_MAX)]
+
+
+def _finite(value: Any) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("numbers must be finite")
+    if isinstance(value, dict):
+        for item in value.values():
+            _finite(item)
+    elif isinstance(value, list):
+        for item in value:
+            _finite(item)
+
+
+def _check_meta(value: dict[str, JsonValue]) -> dict[str, JsonValue]:
+    _finite(value)
+    return value
+
+
+Meta = Annotated[
+    dict[str, JsonValue],
+    Field(max_length=META_MAX_KEYS, description="any JSON object, up to 64 keys"),
+    AfterValidator(_check_meta),
+]
+
+
+class ItemCreate(BaseModel):
+    """A new item. Unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: Title
+    description: Description = ""
+    tags: Tags = Field(default_factory=list, description="duplicates are dropped")
+    order: Order = 0
+    meta: Meta = Field(default_factory=dict)
+
+
+class ItemPatch(BaseModel):
+    """Fields to change; absent fields stay as they are. ``null`` is refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: Title | SkipJsonSchema[None] = None
+    description: Description | SkipJsonSchema[None] = None
+    tags: Tags | SkipJsonSchema[None] = None
+    order: Order | SkipJsonSchema[None] = None
+    meta: Meta | SkipJsonSchema[None] = None
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # Only sent fields are validated: a None here was sent as null.
+        if value is None:
+            raise ValueError("may not be null; leave the field out to keep it")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        """The fields that were sent, with their values."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class ItemQuery(BaseModel):
+    """Filters and paging of a listing (always of the caller's own items)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    order: Order | None = Field(None, description="only items with this order")
+    tag: Tag | None = Field(None, description="only items carrying this tag")
+    title_prefix: Annotated[
+        str, StringConstraints(min_length=1, max_length=TITLE_MAX, pattern=r"^[^\x00]*$")
+    ] | None = Field(None, description="only items whose title starts with this (case-sensitive)")
+    sort: Literal["-created_at", "created_at", "order", "-order"] = Field(
+        "-created_at", description="newest first by default; ties broken by id"
+    )
+    cursor: Annotated[str, StringConstraints(max_length=2048)] | None = Field(
+        None, description="the `next` cursor of the previous page"
+    )
+    limit: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="page size")
+
+
+class ItemOut(BaseModel):
+    """An item as the API returns it."""
+
+    id: uuid.UUID
+    owner_id: uuid.UUID
+    title: str
+    description: str
+    tags: list[str]
+    order: int
+    meta: dict[str, JsonValue]
+    created_at: datetime
+    updated_at: datetime
+    version: int = Field(description="grows with every change; send it back in If-Match")
+
+
+class ItemPageOut(BaseModel):
+    """One page of items, and the URL of the next page (``null`` on the last)."""
+
+    items: list[ItemOut]
+    next: str | None
+
+
+@dataclass(slots=True)
+class _Page:
+    items: list[Item]
+    next: str | None
+
+
+_item_adapter: TypeAdapter[Item] = TypeAdapter(Item)
+_page_adapter: TypeAdapter[_Page] = TypeAdapter(_Page)
+
+
+def item_json(item: Item) -> bytes:
+    """One item as JSON bytes (the shape of :class:`ItemOut`)."""
+    return _item_adapter.dump_json(item)
+
+
+def page_json(items: list[Item], next_url: str | None) -> bytes:
+    """A page as JSON bytes (the shape of :class:`ItemPageOut`)."""
+    return _page_adapter.dump_json(_Page(items, next_url))

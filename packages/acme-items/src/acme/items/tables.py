@@ -1,0 +1,55 @@
+"""The ``items`` table: how an :class:`~acme.items.models.Item` is stored.
+
+PostgreSQL keeps tags in a ``varchar[]`` with a GIN index and ``meta`` as
+``json`` (stored as sent; it is never queried); SQLite keeps both as JSON
+text. The composite indexes lead with the owner, because every query is one
+owner's, and end with the keyset columns, so a page deep in a million rows
+is one index range scan, as cheap as the first page.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    Uuid,
+)
+from sqlalchemy.dialects import postgresql
+
+__all__ = ["ITEM_COLUMNS", "PG_TAGS", "items", "metadata"]
+
+metadata = MetaData()
+
+PG_TAGS = postgresql.ARRAY(String(50))
+Tags = JSON().with_variant(PG_TAGS, "postgresql")
+
+# Column order matches the Item dataclass's fields: rows map with Item(*row).
+items = Table(
+    "items",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("owner_id", Uuid, nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("tags", Tags, nullable=False),
+    Column("order", Integer, nullable=False),
+    Column("meta", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("version", Integer, nullable=False),
+    # The default listing (newest first) and its keyset.
+    Index("ix_items_owner_created", "owner_id", "created_at", "id"),
+    # Filter by order (newest first within it), and sort by order.
+    Index("ix_items_owner_order", "owner_id", "order", "created_at", "id"),
+    # Tag filter on PostgreSQL (SQLite scans the owner's rows).
+    Index("ix_items_tags", "tags", postgresql_using="gin").ddl_if(dialect="postgresql"),
+)
+
+ITEM_COLUMNS = tuple(items.c)

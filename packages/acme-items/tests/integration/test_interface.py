@@ -1,0 +1,192 @@
+"""The items use cases on both databases."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from acme.core.errors import Malformed, NotFound, PreconditionFailed
+from acme.items import interface
+from acme.items.dependencies import ItemsDependencies
+from acme.items.serializers import ItemCreate, ItemPatch, ItemQuery
+
+from ..conftest import RecordingEvents
+
+pytestmark = pytest.mark.integration
+
+ALICE, BOB = uuid.uuid4(), uuid.uuid4()
+
+
+def create(**fields: object) -> ItemCreate:
+    return ItemCreate.model_validate({"title": "a thing", **fields})
+
+
+async def test_create_get_update_delete(deps: ItemsDependencies, events: RecordingEvents) -> None:
+    item = await interface.create_item(
+        deps,
+        owner_id=ALICE,
+        data=create(tags=["red", "red", "blue"], order=3, meta={"k": [1, None]}),
+    )
+    assert item.tags == ["red", "blue"]
+    got = await interface.get_item(deps, owner_id=ALICE, item_id=item.id)
+    assert got == item
+    assert got.created_at.tzinfo is not None
+    updated = await interface.update_item(
+        deps,
+        owner_id=ALICE,
+        item_id=item.id,
+        expected_versions={1},
+        patch=ItemPatch.model_validate({"title": "renamed", "order": 3}),
+    )
+    assert (updated.title, updated.version) == ("renamed", 2)
+    assert updated.updated_at >= updated.created_at
+    assert await interface.get_item(deps, owner_id=ALICE, item_id=item.id) == updated
+    await interface.delete_item(deps, owner_id=ALICE, item_id=item.id)
+    with pytest.raises(NotFound):
+        await interface.get_item(deps, owner_id=ALICE, item_id=item.id)
+    assert events.types() == ["item.created", "item.updated", "item.deleted"]
+    assert events.committed[1].payload["changed"] == ["title"]
+    assert events.committed[0].payload["owner_id"] == str(ALICE)
+
+
+async def test_a_stale_version_is_refused(deps: ItemsDependencies, events: RecordingEvents) -> None:
+    item = await interface.create_item(deps, owner_id=ALICE, data=create())
+    patch = ItemPatch.model_validate({"title": "second"})
+    await interface.update_item(
+        deps, owner_id=ALICE, item_id=item.id, expected_versions={1}, patch=patch
+    )
+    with pytest.raises(PreconditionFailed):
+        await interface.update_item(
+            deps, owner_id=ALICE, item_id=item.id, expected_versions={1}, patch=patch
+        )
+    with pytest.raises(PreconditionFailed):
+        await interface.delete_item(deps, owner_id=ALICE, item_id=item.id, expected_versions={1})
+    assert events.types() == ["item.created", "item.updated"]
+
+
+async def test_concurrent_updates_at_one_version_let_one_win(deps: ItemsDependencies) -> None:
+    item = await interface.create_item(deps, owner_id=ALICE, data=create())
+
+    async def rename(title: str) -> object:
+        try:
+            return await interface.update_item(
+                deps,
+                owner_id=ALICE,
+                item_id=item.id,
+                expected_versions={1},
+                patch=ItemPatch.model_validate({"title": title}),
+            )
+        except Exception as exc:
+            return exc
+
+    results = await asyncio.gather(*(rename(f"t{n}") for n in range(4)))
+    winners = [r for r in results if not isinstance(r, Exception)]
+    assert len(winners) == 1
+    final = await interface.get_item(deps, owner_id=ALICE, item_id=item.id)
+    assert final.version == 2
+
+
+async def test_an_empty_patch_changes_nothing(
+    deps: ItemsDependencies, events: RecordingEvents
+) -> None:
+    item = await interface.create_item(deps, owner_id=ALICE, data=create(title="same"))
+    same = await interface.update_item(
+        deps,
+        owner_id=ALICE,
+        item_id=item.id,
+        expected_versions=None,
+        patch=ItemPatch.model_validate({"title": "same"}),
+    )
+    assert same.version == 1
+    assert events.types() == ["item.created"]
+
+
+async def test_owners_cannot_touch_each_others_items(
+    deps: ItemsDependencies, events: RecordingEvents
+) -> None:
+    mine = await interface.create_item(deps, owner_id=ALICE, data=create())
+    with pytest.raises(NotFound):
+        await interface.get_item(deps, owner_id=BOB, item_id=mine.id)
+    with pytest.raises(NotFound):
+        await interface.update_item(
+            deps,
+            owner_id=BOB,
+            item_id=mine.id,
+            expected_versions=None,
+            patch=ItemPatch.model_validate({"title": "mine now"}),
+        )
+    with pytest.raises(NotFound):
+        await interface.delete_item(deps, owner_id=BOB, item_id=mine.id)
+    page = await interface.list_items(deps, owner_id=BOB, query=ItemQuery())
+    assert page.items == []
+    assert (await interface.get_item(deps, owner_id=ALICE, item_id=mine.id)) == mine
+    assert events.types() == ["item.created"]
+
+
+async def test_listing_filters_and_pages_without_gaps_or_repeats(
+    deps: ItemsDependencies,
+) -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    made = []
+    for n in range(23):
+        clock_value = start + timedelta(seconds=n // 2)  # ties on created_at
+        fixed = ItemsDependencies(deps.unit_of_work, deps.events, clock=lambda v=clock_value: v)
+        made.append(
+            await interface.create_item(
+                fixed,
+                owner_id=ALICE,
+                data=create(
+                    title=f"{'Alpha' if n % 3 == 0 else 'beta'} {n}",
+                    order=n % 4,
+                    tags=["even"] if n % 2 == 0 else ["odd", "x"],
+                ),
+            )
+        )
+    await interface.create_item(deps, owner_id=BOB, data=create(order=1, tags=["even"]))
+
+    async def everything(**query: object) -> list[uuid.UUID]:
+        seen: list[uuid.UUID] = []
+        cursor = None
+        while True:
+            page = await interface.list_items(
+                deps,
+                owner_id=ALICE,
+                query=ItemQuery.model_validate({**query, "cursor": cursor, "limit": 5}),
+            )
+            seen.extend(i.id for i in page.items)
+            if page.next_cursor is None:
+                return seen
+            cursor = page.next_cursor
+
+    newest_first = sorted(made, key=lambda i: (i.created_at, i.id), reverse=True)
+    assert await everything() == [i.id for i in newest_first]
+    oldest_first = sorted(made, key=lambda i: (i.created_at, i.id))
+    assert await everything(sort="created_at") == [i.id for i in oldest_first]
+    by_order = sorted(made, key=lambda i: (i.order, i.created_at, i.id))
+    assert await everything(sort="order") == [i.id for i in by_order]
+    assert await everything(sort="-order") == [i.id for i in reversed(by_order)]
+    assert await everything(order=1) == [i.id for i in newest_first if i.order == 1]
+    assert await everything(tag="even") == [i.id for i in newest_first if "even" in i.tags]
+    assert await everything(title_prefix="Alpha") == [
+        i.id for i in newest_first if i.title.startswith("Alpha")
+    ]
+    assert await everything(title_prefix="alpha") == []  # case-sensitive on both databases
+    assert await everything(tag="odd", order=3) == [
+        i.id for i in newest_first if "odd" in i.tags and i.order == 3
+    ]
+
+
+async def test_a_cursor_of_another_sort_is_malformed(deps: ItemsDependencies) -> None:
+    for _ in range(3):
+        await interface.create_item(deps, owner_id=ALICE, data=create())
+    page = await interface.list_items(deps, owner_id=ALICE, query=ItemQuery(limit=1))
+    assert page.next_cursor
+    with pytest.raises(Malformed):
+        await interface.list_items(
+            deps, owner_id=ALICE, query=ItemQuery(sort="order", cursor=page.next_cursor)
+        )
+    with pytest.raises(Malformed):
+        await interface.list_items(deps, owner_id=ALICE, query=ItemQuery(cursor="garbage!"))
