@@ -19,16 +19,19 @@ from acme.accounts.dependencies import setup as setup_accounts
 from acme.core.config import ConfigError
 from acme.core.errors import Invalid
 from acme.core.logging import register_secret
+from acme.core.messaging import InProcessBus, MessageBus, OutboxPublisher, OutboxRelay
 from acme.core.persistence.database import Database
 from acme.core.secrets import build_secrets_chain
 from acme.core.security import KeySet
 from acme.core.security.keyfile import load_or_create_key_file
 from acme.core.security.oidc import PROFILES, OpenIDProvider, UnconfiguredProvider
 from acme.core.security.oidc.client import OidcClient
+from acme.items.dependencies import ItemsDependencies
+from acme.items.dependencies import setup as setup_items
 
 from .settings import Settings
 
-__all__ = ["DEV_KEY_FILE", "Container", "build", "load_signing_keys"]
+__all__ = ["DEV_KEY_FILE", "Container", "build", "build_bus", "build_database", "load_signing_keys"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +49,15 @@ class Container:
     http: httpx.AsyncClient
     provider: OpenIDProvider
     accounts: AccountsDeps
+    bus: MessageBus
+    relay: OutboxRelay
+    items: ItemsDependencies
     draining: bool = field(default=False)
+
+    @property
+    def broker_configured(self) -> bool:
+        """Whether messages go through RabbitMQ (else the in-process bus)."""
+        return self.settings.amqp_url is not None
 
     async def issue_access_token(self, account: str) -> str:
         """An access token for the local account ``account`` (created when missing).
@@ -58,9 +69,13 @@ class Container:
         return issued.token
 
     async def aclose(self) -> None:
-        """Dispose of every adapter, in reverse order of construction."""
-        await self.http.aclose()
-        await self.database.dispose()
+        """Stop the relay and the bus, then close the HTTP client and the database."""
+        try:
+            await self.relay.stop()
+            await self.bus.close()
+        finally:
+            await self.http.aclose()
+            await self.database.dispose()
 
 
 def build_database(settings: Settings) -> Database:
@@ -132,25 +147,68 @@ def build_provider(settings: Settings, http: httpx.AsyncClient) -> OpenIDProvide
     )
 
 
-async def build(settings: Settings) -> Container:
-    """Build every adapter the API needs."""
+def build_bus(settings: Settings) -> MessageBus:
+    """RabbitMQ when ``ACME_AMQP_URL`` is set, else the in-process bus."""
+    if settings.amqp_url is None:
+        return InProcessBus(max_attempts=settings.amqp_max_attempts)
+    from acme.core.messaging.rabbitmq import RabbitMQBus
+
+    return RabbitMQBus(
+        settings.amqp_url.get_secret_value(),
+        exchange=settings.amqp_exchange,
+        prefetch=settings.amqp_prefetch,
+        max_attempts=settings.amqp_max_attempts,
+    )
+
+
+def subscribe_consumers(bus: MessageBus, database: Database) -> None:
+    """Every component's event consumers, on this process's bus."""
+
+
+async def build(settings: Settings, *, consume: bool = True) -> Container:
+    """Build every adapter the API needs and start the message bus.
+
+    The outbox relay is built but not started: the app's lifespan starts it
+    (``ACME_RELAY_IN_API``), and so does ``acme-api relay``.
+
+    Args:
+        settings: The process's settings.
+        consume: Subscribe the components' consumers (off for ``acme-api relay``).
+
+    Raises:
+        ConfigError: the signing keys are missing or unusable.
+        Unavailable: RabbitMQ is configured but cannot be reached.
+    """
     keys = load_signing_keys(settings)
     database = build_database(settings)
     logger.info("database configured: %r", database)
+    bus = build_bus(settings)
+    if consume:
+        subscribe_consumers(bus, database)
+    try:
+        await bus.start()
+    except BaseException:
+        await database.dispose()
+        raise
+    logger.info("message bus started: %r", bus)
+    relay = OutboxRelay(database.unit_of_work, bus, interval=settings.relay_interval)
+    events = OutboxPublisher(after_commit=relay.wake_after_commit)
     http = httpx.AsyncClient(
         timeout=settings.oidc_timeout,
         follow_redirects=False,
         headers={"User-Agent": "acme-api"},
     )
     provider = build_provider(settings, http)
-    deps = setup_accounts(
-        settings, unit_of_work=database.unit_of_work, keys=keys, provider=provider
-    )
     return Container(
         settings=settings,
         database=database,
         keys=keys,
         http=http,
         provider=provider,
-        accounts=deps,
+        accounts=setup_accounts(
+            settings, unit_of_work=database.unit_of_work, keys=keys, provider=provider
+        ),
+        bus=bus,
+        relay=relay,
+        items=setup_items(unit_of_work=database.unit_of_work, events=events),
     )

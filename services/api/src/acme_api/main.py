@@ -40,6 +40,8 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         container = await bootstrap.build(settings)
+        if settings.relay_in_api:
+            container.relay.start()
         app.state.container = container
         logger.info("acme-api %s started (env=%s)", __version__, settings.env)
         try:

@@ -28,6 +28,19 @@ class Settings(AccountsSettings):
             "or when ACME_PUBLIC_URL is https"
         ),
     )
+    amqp_exchange: str = Field(
+        "acme.events", min_length=1, max_length=200, description="the RabbitMQ topic exchange"
+    )
+    amqp_prefetch: int = Field(32, ge=1, le=10_000, description="unacked deliveries per consumer")
+    amqp_max_attempts: int = Field(
+        5, ge=1, le=100, description="handler attempts before a message is dead-lettered"
+    )
+    relay_in_api: bool = Field(
+        True, description="run the outbox relay in each API process (off: `acme-api relay` only)"
+    )
+    relay_interval: float = Field(
+        1.0, gt=0, le=60, description="seconds between outbox polls when idle"
+    )
 
     @property
     def is_production(self) -> bool:

@@ -45,6 +45,13 @@ async def ready(request: Request, container: ContainerDep) -> JSONResponse:
     except (Unavailable, TimeoutError) as exc:
         checks["database"] = "unavailable"
         failures.append(f"database: {exc.detail if isinstance(exc, Unavailable) else 'timeout'}")
+    if container.broker_configured:
+        try:
+            await asyncio.wait_for(container.bus.ping(), READY_TIMEOUT_SECONDS)
+            checks["broker"] = "ok"
+        except (Unavailable, TimeoutError) as exc:
+            checks["broker"] = "unavailable"
+            failures.append(f"broker: {exc.detail if isinstance(exc, Unavailable) else 'timeout'}")
     if failures:
         return problem_response(
             request,

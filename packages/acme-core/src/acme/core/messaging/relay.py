@@ -59,6 +59,8 @@ class OutboxRelay:
         batch_size: Rows claimed per transaction.
         interval: Seconds between polls when idle (:meth:`wake` cuts it short).
         max_backoff: Longest wait, in seconds, before retrying a failed row.
+        max_outage_delay: Longest wait, in seconds, between attempts while the
+            bus or the database is unreachable.
     """
 
     def __init__(
@@ -69,12 +71,14 @@ class OutboxRelay:
         batch_size: int = 200,
         interval: float = 1.0,
         max_backoff: float = 600.0,
+        max_outage_delay: float = 30.0,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._bus = bus
         self.batch_size = batch_size
         self.interval = interval
         self.max_backoff = max_backoff
+        self.max_outage_delay = max_outage_delay
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -156,7 +160,7 @@ class OutboxRelay:
                 failures = 0
             except (DeliveryFailed, SQLAlchemyError, OSError) as exc:
                 failures += 1
-                delay = min(30.0, 0.5 * 2 ** min(failures, 6))
+                delay = min(self.max_outage_delay, 0.25 * 2 ** min(failures, 8))
                 log = logger.warning if failures in (1, 10) or failures % 60 == 0 else logger.debug
                 log("outbox relay: %s; retrying in %.1fs", _describe(exc), delay)
                 await self._sleep(delay)
