@@ -98,6 +98,31 @@ BREAKS = {
         "import pydantic",
         "Pydantic stays out of component tables",
     ),
+    "a route imports the RabbitMQ adapter": (
+        "services/api/src/acme_api/routes/items.py",
+        "import acme.core.messaging.rabbitmq",
+        "Only the API's bootstrap imports concrete adapters",
+    ),
+    "aio-pika outside its adapter": (
+        "packages/acme-core/src/acme/core/messaging/relay.py",
+        "import aio_pika",
+        "aio-pika is imported only by the RabbitMQ adapter",
+    ),
+    "items models import sqlalchemy": (
+        "packages/acme-items/src/acme/items/models.py",
+        "import sqlalchemy",
+        "Component models import only the standard library",
+    ),
+    "items models import pydantic": (
+        "packages/acme-items/src/acme/items/models.py",
+        "import pydantic",
+        "Component models import only the standard library",
+    ),
+    "items serializers import the table": (
+        "packages/acme-items/src/acme/items/serializers.py",
+        "import acme.items.tables",
+        "Items serializers and events know no SQL",
+    ),
     "a route imports a concrete adapter": (
         "services/api/src/acme_api/routes/health.py",
         "import acme.core.persistence.database",

@@ -52,9 +52,7 @@ effects = Table(
 
 async def record_effect(uow: SqlUnitOfWork, message: Message) -> None:
     kind = message.type.removeprefix("item.")
-    statement = insert(effects).values(
-        item_id=uuid.UUID(message.payload["id"]), kind=kind, count=1
-    )
+    statement = insert(effects).values(item_id=uuid.UUID(message.payload["id"]), kind=kind, count=1)
     await uow.connection.execute(
         statement.on_conflict_do_update(
             index_elements=[effects.c.item_id, effects.c.kind],
@@ -79,9 +77,7 @@ async def test_item_changes_survive_a_broker_restart_exactly_once(
     node: RabbitMQNode, fresh_postgres_url: str
 ) -> None:
     await asyncio.to_thread(Migrator(fresh_postgres_url).upgrade)
-    settings = make_settings(
-        database_url=fresh_postgres_url, amqp_url=node.url, relay_interval=0.2
-    )
+    settings = make_settings(database_url=fresh_postgres_url, amqp_url=node.url, relay_interval=0.2)
     container = await bootstrap.build(settings)
     container.relay.max_outage_delay = 1.0
     async with container.database.engine.begin() as connection:
@@ -97,7 +93,7 @@ async def test_item_changes_survive_a_broker_restart_exactly_once(
 
     expected: Counter[tuple[uuid.UUID, str]] = Counter()
     done = 0
-    restarted = asyncio.Event()
+    restarted, third_done = asyncio.Event(), asyncio.Event()
     rng = random.Random(4)
     deps = container.items
 
@@ -106,6 +102,8 @@ async def test_item_changes_survive_a_broker_restart_exactly_once(
         mine: list[uuid.UUID] = []
         while done < OPERATIONS:
             done += 1
+            if done >= OPERATIONS // 3:
+                third_done.set()
             roll = rng.random()
             try:
                 if mine and roll < 0.3:
@@ -133,8 +131,7 @@ async def test_item_changes_survive_a_broker_restart_exactly_once(
                 pass  # not committed: no effect expected
 
     async def restart_midway() -> None:
-        while done < OPERATIONS // 3:
-            await asyncio.sleep(0.05)
+        await third_done.wait()
         await asyncio.to_thread(node.restart)
         restarted.set()
 
@@ -175,4 +172,3 @@ async def test_item_changes_survive_a_broker_restart_exactly_once(
     finally:
         await consumer.close()
         await container.aclose()
-

@@ -52,8 +52,8 @@ def consumer_name(run_id: str, label: str) -> str:
     return f"test.{run_id}.{label}.{uuid.uuid4().hex[:6]}"
 
 
-async def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def wait_for(condition: Callable[[], bool], within: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
     while not condition():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met in time")
@@ -85,9 +85,7 @@ async def test_an_unroutable_message_is_an_error(make_bus: BusFactory) -> None:
         await bus.publish(Message("nobody.listens", {}))
 
 
-async def test_a_failing_handler_is_retried_with_backoff(
-    make_bus: BusFactory, run_id: str
-) -> None:
+async def test_a_failing_handler_is_retried_with_backoff(make_bus: BusFactory, run_id: str) -> None:
     bus = make_bus(max_attempts=3, retry_delays=(0.2,))
     attempts: list[float] = []
 

@@ -13,7 +13,7 @@ from acme.items import interface
 from acme.items.dependencies import ItemsDependencies
 from acme.items.serializers import ItemCreate, ItemPatch, ItemQuery
 
-from ..conftest import RecordingEvents
+from .conftest import RecordingEvents
 
 pytestmark = pytest.mark.integration
 

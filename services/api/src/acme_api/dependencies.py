@@ -11,6 +11,7 @@ from acme.accounts.dependencies import AccountsDeps
 from acme.accounts.models import Account
 from acme.core.errors import Unauthenticated
 from acme.core.security import InvalidToken, bearer_challenge
+from acme.items.dependencies import ItemsDependencies
 
 from .bootstrap import Container
 from .sessions import CookieNames, check_csrf
@@ -21,6 +22,7 @@ __all__ = [
     "ContainerDep",
     "CookieNamesDep",
     "CurrentAccount",
+    "ItemsDeps",
     "SettingsDep",
     "get_current_account",
 ]
@@ -82,3 +84,11 @@ AccountsDepsDep = Annotated[AccountsDeps, Depends(get_accounts_deps)]
 CookieNamesDep = Annotated[CookieNames, Depends(get_cookie_names)]
 CurrentAccount = Annotated[Account, Depends(get_current_account)]
 """The signed-in :class:`~acme.accounts.models.Account` (``account.id`` is its UUID)."""
+
+
+def get_items_deps(container: Annotated[Container, Depends(get_container)]) -> ItemsDependencies:
+    """The items component's ports."""
+    return container.items
+
+
+ItemsDeps = Annotated[ItemsDependencies, Depends(get_items_deps)]

@@ -155,6 +155,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         405: "method_not_allowed",
         413: "payload_too_large",
         415: "unsupported_media_type",
+        428: "precondition_required",
     }.get(status, f"http_{status}")
     detail: str | None = exc.detail
     if detail == HTTPStatus(status).phrase:

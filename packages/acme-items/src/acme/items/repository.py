@@ -7,7 +7,7 @@ Every query is scoped to one owner. Rows map to :class:`Item` positionally
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC
 from typing import Any
 
@@ -32,13 +32,17 @@ SORT_KEYS: Mapping[str, tuple[str, ...]] = {
 }
 
 
+# The table's columns are the dataclass's fields, in order.
+_new_item: Callable[..., Item] = Item
+
+
 def _from_row(row: Row[Any]) -> Item:
-    return Item(*row)
+    return _new_item(*row)
 
 
 def _from_sqlite_row(row: Row[Any]) -> Item:
     # SQLite hands back naive datetimes; items are always stored in UTC.
-    item = Item(*row)
+    item = _new_item(*row)
     item.created_at = item.created_at.replace(tzinfo=UTC)
     item.updated_at = item.updated_at.replace(tzinfo=UTC)
     return item

@@ -135,9 +135,10 @@ class ItemQuery(BaseModel):
 
     order: Order | None = Field(None, description="only items with this order")
     tag: Tag | None = Field(None, description="only items carrying this tag")
-    title_prefix: Annotated[
-        str, StringConstraints(min_length=1, max_length=TITLE_MAX, pattern=r"^[^\x00]*$")
-    ] | None = Field(None, description="only items whose title starts with this (case-sensitive)")
+    title_prefix: (
+        Annotated[str, StringConstraints(min_length=1, max_length=TITLE_MAX, pattern=r"^[^\x00]*$")]
+        | None
+    ) = Field(None, description="only items whose title starts with this (case-sensitive)")
     sort: Literal["-created_at", "created_at", "order", "-order"] = Field(
         "-created_at", description="newest first by default; ties broken by id"
     )

@@ -51,9 +51,7 @@ class ProcessedMessages:
         return bool(result.rowcount)
 
 
-def idempotent(
-    consumer: str, unit_of_work: Callable[[], SqlUnitOfWork], effect: Effect
-) -> Handler:
+def idempotent(consumer: str, unit_of_work: Callable[[], SqlUnitOfWork], effect: Effect) -> Handler:
     """A bus handler that applies ``effect`` at most once per message for ``consumer``.
 
     ``effect`` receives the open unit of work; the claim in the ledger and
@@ -62,8 +60,12 @@ def idempotent(
 
         async def count(uow: SqlUnitOfWork, message: Message) -> None: ...
 
-        bus.subscribe("item.*", idempotent("accounts.item-counts", db.unit_of_work, count),
-                      consumer="accounts.item-counts")
+
+        bus.subscribe(
+            "item.*",
+            idempotent("accounts.item-counts", db.unit_of_work, count),
+            consumer="accounts.item-counts",
+        )
     """
 
     async def handle(message: Message) -> None:

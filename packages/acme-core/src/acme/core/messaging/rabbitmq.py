@@ -235,7 +235,8 @@ class RabbitMQBus:
             if subscription.queue is not None and subscription.consumer_tag is not None:
                 try:
                     await subscription.queue.cancel(subscription.consumer_tag)
-                except Exception as exc:  # the channel may already be gone
+                except (OSError, RuntimeError, _aio_pika().exceptions.AMQPError) as exc:
+                    # The channel may already be gone (broker restarting).
                     logger.debug("cancel of %s failed: %r", subscription.consumer, exc)
                 subscription.consumer_tag = None
         if self._in_flight:
@@ -331,7 +332,8 @@ class RabbitMQBus:
 
     async def _handle(self, subscription: _Subscription, incoming: AbstractIncomingMessage) -> None:
         headers = dict(incoming.headers or {})
-        attempt = int(headers.get(ATTEMPT_HEADER, 1) or 1)  # type: ignore[call-overload]
+        raw_attempt = headers.get(ATTEMPT_HEADER, 1)
+        attempt = raw_attempt if isinstance(raw_attempt, int) and raw_attempt > 0 else 1
         try:
             message = Message.from_json(incoming.body)
         except Malformed as exc:
@@ -343,7 +345,7 @@ class RabbitMQBus:
                 await subscription.handler(message)
             except asyncio.CancelledError:
                 raise  # shutdown: no ack, the broker redelivers
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any handler failure is retried
                 await self._failed(subscription, incoming, message, attempt, exc)
                 return
             await _settle(incoming.ack())
@@ -434,4 +436,3 @@ async def _settle(outcome: Awaitable[None]) -> None:
         await outcome
     except (OSError, RuntimeError, aio_pika.exceptions.AMQPError) as exc:
         logger.info("could not settle a delivery (%s); the broker will redeliver it", exc)
-

@@ -106,7 +106,7 @@ class RabbitMQNode:
         """Boot the node and wait until it accepts AMQP connections."""
         self._boots += 1
         log = (self.directory / f"server-{self._boots}.log").open("wb")
-        self._process = subprocess.Popen(
+        self._process = subprocess.Popen(  # noqa: S603 - a fixed, installed program
             [self._server],
             env=self._environment(),
             stdout=log,
@@ -131,7 +131,7 @@ class RabbitMQNode:
         process, self._process = self._process, None
         if process is None:
             return
-        subprocess.run(
+        subprocess.run(  # noqa: S603 - a fixed, installed program
             [self._ctl, "-n", self.name, "stop"],
             env=self._environment(),
             capture_output=True,
