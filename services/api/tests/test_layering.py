@@ -99,7 +99,7 @@ BREAKS = {
         "Pydantic stays out of component tables",
     ),
     "a route imports the RabbitMQ adapter": (
-        "services/api/src/acme_api/routes/items.py",
+        "services/api/src/acme_api/routes/health.py",
         "import acme.core.messaging.rabbitmq",
         "Only the API's bootstrap imports concrete adapters",
     ),
@@ -143,7 +143,8 @@ def test_each_contract_fails_when_broken(case: str, tmp_path: Path) -> None:
     victim.write_text(victim.read_text() + f"\n{statement}  # deliberately broken\n")
     result = lint_imports(copies)
     assert result.returncode != 0, result.stdout
-    broken = [line for line in result.stdout.splitlines() if line.endswith("BROKEN")]
+    # "... BROKEN", or "... BROKEN (1 ignored import)" for a contract with exceptions.
+    broken = [line for line in result.stdout.splitlines() if " BROKEN" in line]
     assert len(broken) >= 1
     assert any(
         contract in line

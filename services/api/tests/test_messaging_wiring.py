@@ -1,0 +1,101 @@
+"""The bus and the outbox relay as the API composes them."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+
+import aio_pika
+import httpx
+import pytest
+
+from acme.core.messaging import InProcessBus, Message, Outbox
+from acme.core.migrations import Migrator
+from acme.core.persistence.database import Database
+from acme_api import bootstrap
+from acme_api.main import create_app
+
+from .conftest import make_settings
+from .test_cli import run
+
+
+async def test_without_a_broker_the_bus_is_in_process(tmp_path: Path) -> None:
+    settings = make_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
+    assert isinstance(bootstrap.build_bus(settings), InProcessBus)
+
+
+@pytest.mark.integration
+async def test_ready_checks_the_broker_when_one_is_configured(
+    postgres_url: str, amqp_url: str, run_id: str
+) -> None:
+    settings = make_settings(
+        database_url=postgres_url, amqp_url=amqp_url, amqp_exchange=f"test.{run_id}.ready"
+    )
+    app = create_app(settings, configure_logs=False)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            ready = await http.get("/health/ready")
+            assert ready.status_code == 200
+            assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+            await app.state.container.bus.close()  # as if the connection were gone
+            down = await http.get("/health/ready")
+    assert down.status_code == 503
+    assert down.json()["checks"]["broker"] == "unavailable"
+    assert "broker" in down.json()["detail"]
+
+
+@pytest.mark.integration
+async def test_an_unreachable_broker_stops_startup_with_a_clear_error(tmp_path: Path) -> None:
+    settings = make_settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'a.db'}",
+        amqp_url="amqp://guest:guest@127.0.0.1:1/",
+    )
+    from acme.core.errors import Unavailable
+
+    with pytest.raises(Unavailable, match="RabbitMQ unreachable"):
+        await bootstrap.build(settings)
+
+
+def test_relay_without_a_broker_explains_itself(tmp_path: Path) -> None:
+    result = run("relay", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "ACME_AMQP_URL" in result.stderr
+
+
+@pytest.mark.integration
+async def test_relay_once_publishes_what_is_due(
+    fresh_postgres_url: str, amqp_url: str, run_id: str, tmp_path: Path
+) -> None:
+    await asyncio.to_thread(Migrator(fresh_postgres_url).upgrade)
+    exchange_name = f"test.{run_id}.relay.{uuid.uuid4().hex[:6]}"
+    message = Message("item.created", {"n": 1})
+    database = Database(fresh_postgres_url)
+    try:
+        async with database.unit_of_work() as uow:
+            await Outbox(uow.connection).add(message)
+            await uow.commit()
+    finally:
+        await database.dispose()
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(
+            exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        queue = await channel.declare_queue(exclusive=True)
+        await queue.bind(exchange, "item.#")
+        env = {
+            "ACME_DATABASE_URL": fresh_postgres_url,
+            "ACME_AMQP_URL": amqp_url,
+            "ACME_AMQP_EXCHANGE": exchange_name,
+        }
+        result = await asyncio.to_thread(run, "relay", "--once", cwd=tmp_path, env=env)
+        assert result.returncode == 0, result.stderr
+        assert "published 1 message(s)" in result.stdout
+        delivered = await queue.get(timeout=5)
+        assert Message.from_json(delivered.body) == message
+        again = await asyncio.to_thread(run, "relay", "--once", cwd=tmp_path, env=env)
+        assert "published 0 message(s)" in again.stdout
+        await exchange.delete()
