@@ -27,17 +27,20 @@ async def test_without_a_broker_the_bus_is_in_process(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 async def test_ready_checks_the_broker_when_one_is_configured(
-    postgres_url: str, amqp_url: str, run_id: str
+    tmp_path: Path, amqp_url: str, run_id: str
 ) -> None:
     settings = make_settings(
-        database_url=postgres_url, amqp_url=amqp_url, amqp_exchange=f"test.{run_id}.ready"
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'a.db'}",
+        amqp_url=amqp_url,
+        amqp_exchange=f"test.{run_id}.ready",
+        relay_in_api=False,
     )
     app = create_app(settings, configure_logs=False)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
             ready = await http.get("/health/ready")
-            assert ready.status_code == 200
+            assert ready.status_code == 200, ready.text
             assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
             await app.state.container.bus.close()  # as if the connection were gone
             down = await http.get("/health/ready")

@@ -127,6 +127,7 @@ class RabbitMQBus:
         self._subscriptions: list[_Subscription] = []
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
+        self._ping_channel: AbstractChannel | None = None
         self._exchange: AbstractExchange | None = None
         self._consume_channels: list[AbstractChannel] = []
         self._in_flight: set[asyncio.Task[None]] = set()
@@ -170,6 +171,8 @@ class RabbitMQBus:
         self._channel = await self._connection.channel(
             publisher_confirms=True, on_return_raises=True
         )
+        # Readiness probes get a channel of their own, never queued behind publishes.
+        self._ping_channel = await self._connection.channel(publisher_confirms=False)
         self._exchange = await self._channel.declare_exchange(
             self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
         )
@@ -252,7 +255,7 @@ class RabbitMQBus:
         connection, self._connection = self._connection, None
         if connection is not None:
             await connection.close()
-        self._channel = self._exchange = None
+        self._channel = self._ping_channel = self._exchange = None
         self._consume_channels.clear()
         self._closing = False
 
@@ -262,12 +265,12 @@ class RabbitMQBus:
         Raises:
             Unavailable: not connected, or the broker does not answer.
         """
-        if self._channel is None or self._connection is None:
+        if self._ping_channel is None or self._connection is None:
             raise Unavailable("the RabbitMQ bus is not started", code="broker_unavailable")
         aio_pika = _aio_pika()
         try:
             await asyncio.wait_for(
-                self._channel.get_exchange(self.exchange_name, ensure=True), timeout=2.0
+                self._ping_channel.get_exchange(self.exchange_name, ensure=True), timeout=2.0
             )
         except (OSError, TimeoutError, RuntimeError, aio_pika.exceptions.AMQPError) as exc:
             raise Unavailable(
