@@ -1,0 +1,220 @@
+"""Writing a run's report: ``summary.json`` and ``report.md`` (the chart is chart.py's).
+
+Pure standard library, so the unit tests check the writing without the extras.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .stats import RunResult, median, medians_by_target, paired_ratios
+
+__all__ = ["Check", "Section", "render_markdown", "summary_document", "write_report"]
+
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    # (metric key, column title, format)
+    ("rps", "req/s", "{:.0f}"),
+    ("p50_ms", "p50 ms", "{:.1f}"),
+    ("p95_ms", "p95 ms", "{:.1f}"),
+    ("p99_ms", "p99 ms", "{:.1f}"),
+    ("failures", "failed", "{:.0f}"),
+    ("server_cpu_ms_per_req", "server CPU ms/req", "{:.2f}"),
+    ("server_cpu_pct", "server CPU %", "{:.0f}"),
+    ("loadgen_cpu_pct", "load gen CPU %", "{:.0f}"),
+    ("postgres_cpu_pct", "PostgreSQL CPU %", "{:.0f}"),
+    ("other_cpu_pct", "others' CPU %", "{:.0f}"),
+    ("peak_worker_rss_mb", "peak RSS/worker MB", "{:.0f}"),
+)
+RATIO_METRICS = ("rps", "p50_ms", "p99_ms", "server_cpu_ms_per_req", "peak_worker_rss_mb")
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """A performance target and what the run measured for it."""
+
+    name: str
+    goal: str
+    value: float
+    shown: str
+    passed: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Section:
+    """One experiment's part of the report."""
+
+    name: str
+    title: str
+    description: str
+    results: Sequence[RunResult]
+    reference: str = ""
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def targets(self) -> list[str]:
+        seen: list[str] = []
+        for result in self.results:
+            if result.target not in seen:
+                seen.append(result.target)
+        return seen
+
+    def ratios(self) -> dict[str, dict[str, float]]:
+        """For each non-reference target, the median per-round ratio to the reference."""
+        reference = self.reference or (self.targets[0] if self.targets else "")
+        return {
+            target: {
+                metric: median(
+                    paired_ratios(
+                        self.results, metric=metric, numerator=target, denominator=reference
+                    )
+                )
+                for metric in RATIO_METRICS
+            }
+            for target in self.targets
+            if target != reference
+        }
+
+
+def _fmt(value: float, pattern: str) -> str:
+    return "n/a" if math.isnan(value) else pattern.format(value)
+
+
+def _table(section: Section) -> list[str]:
+    medians = medians_by_target(section.results)
+    header = "| target | " + " | ".join(title for _, title, _ in COLUMNS) + " |"
+    lines = [header, "|---" * (len(COLUMNS) + 1) + "|"]
+    for target in section.targets:
+        row = medians[target]
+        cells = " | ".join(_fmt(row[key], pattern) for key, _, pattern in COLUMNS)
+        lines.append(f"| {target} | {cells} |")
+    return lines
+
+
+def _ratio_table(section: Section) -> list[str]:
+    ratios = section.ratios()
+    if not ratios:
+        return []
+    reference = section.reference or section.targets[0]
+    lines = [
+        "",
+        f"Median of per-round ratios to `{reference}` (rounds interleaved):",
+        "",
+        "| target | " + " | ".join(RATIO_METRICS) + " |",
+        "|---" * (len(RATIO_METRICS) + 1) + "|",
+    ]
+    for target, values in ratios.items():
+        cells = " | ".join(_fmt(values[m], "{:.3f}") for m in RATIO_METRICS)
+        lines.append(f"| {target} / {reference} | {cells} |")
+    return lines
+
+
+def render_markdown(
+    *,
+    title: str,
+    meta: Mapping[str, Any],
+    checks: Sequence[Check],
+    sections: Sequence[Section],
+    chart: str | None = "chart.png",
+) -> str:
+    """The human report: context first, then the targets, then each experiment."""
+    lines = [f"# {title}", ""]
+    for key, value in meta.items():
+        lines.append(f"- **{key}**: {value}")
+    if checks:
+        lines += [
+            "",
+            "## Targets",
+            "",
+            "| target | goal | measured | verdict |",
+            "|---|---|---|---|",
+        ]
+        for check in checks:
+            verdict = "met" if check.passed else "**missed**"
+            lines.append(f"| {check.name} | {check.goal} | {check.shown} | {verdict} |")
+        details = [c for c in checks if c.detail]
+        if details:
+            lines.append("")
+            lines += [f"- {c.name}: {c.detail}" for c in details]
+    if chart:
+        lines += ["", f"![throughput, latency and CPU per request]({chart})"]
+    for section in sections:
+        lines += ["", f"## {section.title}", ""]
+        if section.description:
+            lines += [section.description, ""]
+        if section.settings:
+            lines.append(", ".join(f"{k}: {v}" for k, v in section.settings.items()))
+            lines.append("")
+        lines += _table(section)
+        lines += _ratio_table(section)
+    lines += [
+        "",
+        "Figures are medians over rounds. CPU percentages are of one core (200 % = the "
+        "machine). \"others' CPU\" is the machine's busy time nobody in the benchmark "
+        "accounts for: the noise in the figures.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def summary_document(
+    *,
+    meta: Mapping[str, Any],
+    checks: Sequence[Check],
+    sections: Sequence[Section],
+) -> dict[str, Any]:
+    """The machine-readable summary: every run's figures, medians, ratios and targets."""
+    return {
+        "meta": dict(meta),
+        "targets": [asdict(c) for c in checks],
+        "experiments": {
+            s.name: {
+                "title": s.title,
+                "settings": dict(s.settings),
+                "reference": s.reference or (s.targets[0] if s.targets else ""),
+                "medians": medians_by_target(s.results),
+                "ratios": s.ratios(),
+                "runs": [r.to_json() for r in s.results],
+            }
+            for s in sections
+        },
+    }
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready data: NaN (a missing figure) becomes null, paths become strings."""
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def write_report(
+    out_dir: Path,
+    *,
+    title: str,
+    meta: Mapping[str, Any],
+    checks: Sequence[Check],
+    sections: Sequence[Section],
+    chart: str | None = "chart.png",
+) -> tuple[Path, Path]:
+    """Write ``summary.json`` and ``report.md`` into ``out_dir``; return their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summary = out_dir / "summary.json"
+    document = summary_document(meta=meta, checks=checks, sections=sections)
+    summary.write_text(json.dumps(_plain(document), indent=2, allow_nan=False) + "\n")
+    markdown = out_dir / "report.md"
+    markdown.write_text(
+        render_markdown(title=title, meta=meta, checks=checks, sections=sections, chart=chart)
+    )
+    return summary, markdown
