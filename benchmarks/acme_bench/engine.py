@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .drivers import Load, Progress, result, run_locust, run_wrk
+from .dataset import DataFiles
+from .drivers import DriverError, Figures, Load, Progress, result, run_locust, run_wrk
 from .sampler import ResourceSampler
 from .stack import AppTarget, Stack
 from .stats import RunResult
@@ -36,10 +37,8 @@ class Experiment:
         rounds: Interleaved rounds.
         warmup_s: Load before each measurement that is not counted.
         workers: gunicorn workers per target.
-        env: Environment for the load generator (tokens, dataset files).
-        wrk_requests: For wrk, the request-list file of each target (by name);
-            ``load.scenario`` otherwise.
-        tokens_file: For wrk, the access tokens.
+        data: Each target's tokens, dataset and request lists, by target name.
+            For wrk, ``load.scenario`` names the request list to replay.
     """
 
     name: str
@@ -50,9 +49,7 @@ class Experiment:
     rounds: int = 3
     warmup_s: float = 5.0
     workers: int = 1
-    env: Mapping[str, str] = field(default_factory=dict)
-    wrk_requests: Mapping[str, Path] = field(default_factory=dict)
-    tokens_file: Path | None = None
+    data: Mapping[str, DataFiles] = field(default_factory=dict)
 
 
 def _drive(
@@ -64,21 +61,21 @@ def _drive(
     out: Path,
     label: str,
     progress: Progress,
-) -> tuple[object, ...]:
+) -> Figures:
     sampler = ResourceSampler(
         server_pid=stack.server_pid, proxy_pid=stack.proxy_pid, database=target.database or None
     )
     sampler.start()
+    data = experiment.data.get(target.name)
     if experiment.driver == "wrk":
-        requests = experiment.wrk_requests.get(target.name)
-        wrk_load = replace(load, scenario=str(requests)) if requests else load
-        assert experiment.tokens_file is not None, "wrk needs a tokens file"
+        if data is None or load.scenario not in data.requests:
+            raise DriverError(f"no wrk request list {load.scenario!r} for {target.name}")
         return run_wrk(
             host=stack.url,
-            load=wrk_load,
+            load=replace(load, scenario=str(data.requests[load.scenario])),
             out=out,
             sampler=sampler,
-            tokens_file=experiment.tokens_file,
+            tokens_file=data.tokens,
             label=label,
             progress=progress,
         )
@@ -87,9 +84,62 @@ def _drive(
         load=load,
         out=out,
         sampler=sampler,
-        env=experiment.env,
+        env=data.locust_env() if data else {},
         label=label,
         progress=progress,
+    )
+
+
+def _measure(
+    experiment: Experiment,
+    *,
+    target: AppTarget,
+    round_: int,
+    run_dir: Path,
+    server_env: Mapping[str, str],
+    progress: Progress,
+    before_measure: Hook | None,
+) -> RunResult:
+    """Start the target's stack, warm it up, measure once, stop it."""
+    out_dir = run_dir / experiment.name
+    workers = target.workers or experiment.workers
+    label = f"{experiment.name} {target.name} r{round_}/{experiment.rounds}"
+    nginx = ", behind nginx" if target.nginx else ""
+    progress(f"- {label}: starting {target.name} ({workers} workers{nginx})")
+    stem = f"{target.name}_r{round_}"
+    stack = Stack(target=target, workers=workers, env=server_env, run_dir=run_dir / "servers")
+    with stack:
+        if experiment.warmup_s > 0:
+            warm = replace(experiment.load, duration_s=experiment.warmup_s)
+            _drive(
+                experiment,
+                target=target,
+                stack=stack,
+                load=warm,
+                out=out_dir / "warmup" / stem,
+                label=f"{label} warm-up",
+                progress=progress,
+            )
+        if before_measure is not None:
+            before_measure(target, stack)
+        figures = _drive(
+            experiment,
+            target=target,
+            stack=stack,
+            load=experiment.load,
+            out=out_dir / stem,
+            label=label,
+            progress=progress,
+        )
+    return result(
+        experiment=experiment.name,
+        target=target.name,
+        round_=round_,
+        driver=experiment.driver,
+        load=experiment.load,
+        workers=workers,
+        figures=figures,
+        artifacts=_artifacts(experiment, out_dir, stem, run_dir),
     )
 
 
@@ -103,57 +153,20 @@ def run_experiment(
 ) -> list[RunResult]:
     """Run every round of an experiment; return one result per target and round."""
     results: list[RunResult] = []
-    out_dir = run_dir / experiment.name
     for round_ in range(1, experiment.rounds + 1):
         order = list(experiment.targets)
         if round_ % 2 == 0:
             order.reverse()
         for target in order:
-            label = f"{experiment.name} {target.name} r{round_}/{experiment.rounds}"
-            progress(
-                f"- {label}: starting {target.name} ({experiment.workers} workers"
-                f"{', behind nginx' if target.nginx else ''})"
-            )
             started = time.monotonic()
-            stack = Stack(
+            run = _measure(
+                experiment,
                 target=target,
-                workers=experiment.workers,
-                env=server_env,
-                run_dir=run_dir / "servers",
-            )
-            with stack:
-                if experiment.warmup_s > 0:
-                    warm = replace(experiment.load, duration_s=experiment.warmup_s)
-                    _drive(
-                        experiment,
-                        target=target,
-                        stack=stack,
-                        load=warm,
-                        out=out_dir / "warmup" / f"{target.name}_r{round_}",
-                        label=f"{label} warm-up",
-                        progress=progress,
-                    )
-                if before_measure is not None:
-                    before_measure(target, stack)
-                stem = f"{target.name}_r{round_}"
-                figures = _drive(
-                    experiment,
-                    target=target,
-                    stack=stack,
-                    load=experiment.load,
-                    out=out_dir / stem,
-                    label=label,
-                    progress=progress,
-                )
-            run = result(
-                experiment=experiment.name,
-                target=target.name,
                 round_=round_,
-                driver=experiment.driver,
-                load=experiment.load,
-                workers=experiment.workers,
-                figures=figures,  # type: ignore[arg-type]
-                artifacts=_artifacts(experiment, out_dir, stem, run_dir),
+                run_dir=run_dir,
+                server_env=server_env,
+                progress=progress,
+                before_measure=before_measure,
             )
             results.append(run)
             m = run.metrics()

@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .database import BenchDatabase
+from .dataset import DataFiles
 from .drivers import Load
 from .engine import Experiment
 from .report import Check, Section
 from .stack import AppTarget
 
-__all__ = ["DESCRIPTIONS", "evaluate", "report_experiments", "server_env"]
+__all__ = [
+    "DESCRIPTIONS",
+    "DataFiles",
+    "ExperimentBuilder",
+    "evaluate",
+    "floor_target",
+    "report_experiments",
+    "server_env",
+]
+
+ExperimentBuilder = Callable[[BenchDatabase, DataFiles], "Experiment"]
 
 DESCRIPTIONS = {
     "health": "`GET /health/live` straight to gunicorn and through nginx: the fixed cost "
@@ -28,6 +39,15 @@ def server_env(database: BenchDatabase) -> dict[str, str]:
         "ACME_DATABASE_URL": database.sqlalchemy_url,
         "ACME_LOG_LEVEL": "INFO",
     }
+
+
+def floor_target(
+    bin_dir: Path, database: BenchDatabase, *, name: str = "floor", workers: int | None = None
+) -> AppTarget:
+    """The floor app (bare ASGI on raw asyncpg) served by the same gunicorn."""
+    return AppTarget(
+        name, bin_dir, app_uri="acme_bench.floor:app", database=database.name, workers=workers
+    )
 
 
 def report_experiments(

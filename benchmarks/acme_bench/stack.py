@@ -49,6 +49,7 @@ class AppTarget:
         ready_path: Answered 200 once the app can serve.
         nginx: Serve it behind nginx.
         database: The name of its database (whose PostgreSQL backends are accounted).
+        workers: Its own gunicorn worker count (a sweep); the experiment's otherwise.
     """
 
     name: str
@@ -58,6 +59,7 @@ class AppTarget:
     ready_path: str = "/health/ready"
     nginx: bool = False
     database: str = ""
+    workers: int | None = None
 
 
 def free_port() -> int:

@@ -1,0 +1,103 @@
+"""``compare``: two versions of the wheels, A/B interleaved, medians and B/A ratios."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Sequence
+
+from . import context, plans
+from .commands import BenchError, admin_url, finish, provision, run_sections
+from .database import BenchDatabase, DatabaseError
+from .dataset import DataFiles
+from .drivers import Load
+from .engine import Experiment
+from .stack import AppTarget
+from .versions import VersionError, prepare_version
+
+__all__ = ["cmd_compare"]
+
+
+def cmd_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    """Install A and B, give each a seeded database, run the scenario interleaved."""
+    started = time.monotonic()
+    run_dir = context.new_run_dir("compare", args.out)
+    print(f"acme benchmark comparison -> {run_dir}")
+    try:
+        versions = {
+            "A": prepare_version(args.a, rebuild=args.rebuild),
+            "B": prepare_version(args.b, rebuild=args.rebuild),
+        }
+    except VersionError as exc:
+        raise BenchError(str(exc)) from exc
+    meta = context.base_meta(
+        argv,
+        {
+            "A": versions["A"].description,
+            "B": versions["B"].description,
+            "run directory": str(run_dir),
+        },
+    )
+    databases: list[BenchDatabase] = []
+    try:
+        targets: list[AppTarget] = []
+        data: dict[str, DataFiles] = {}
+        for name, version in versions.items():
+            database = BenchDatabase.create(admin_url(args), label=f"cmp_{name.lower()}")
+            databases.append(database)
+            env = plans.server_env(database)
+            print(f"{name}: database {database.name}: migrating with {version.spec}")
+            database.migrate(version.bin_dir, env)
+            data[name] = provision(
+                database,
+                bin_dir=version.bin_dir,
+                size=args.size,
+                scenario=args.scenario,
+                directory=run_dir / f"data-{name}",
+                env=env,
+            )
+            targets.append(
+                AppTarget(
+                    name,
+                    version.bin_dir,
+                    env={"ACME_DATABASE_URL": env["ACME_DATABASE_URL"]},
+                    nginx=args.nginx,
+                    database=database.name,
+                )
+            )
+        load = Load(
+            scenario=args.scenario,
+            users=args.users,
+            spawn_rate=args.spawn_rate,
+            duration_s=args.duration,
+            processes=args.processes,
+        )
+        experiment = Experiment(
+            name="compare",
+            title=f"{args.scenario}: B ({args.b}) against A ({args.a})",
+            targets=targets,
+            load=load,
+            driver=args.driver,
+            rounds=args.rounds,
+            warmup_s=args.warmup,
+            workers=args.workers,
+            data=data,
+        )
+        sections = run_sections(
+            [experiment], run_dir=run_dir, server_env=plans.server_env(databases[0])
+        )
+    except DatabaseError as exc:
+        raise BenchError(str(exc)) from exc
+    finally:
+        if not args.keep_db:
+            for database in databases:
+                database.drop()
+    finish(
+        run_dir,
+        title=f"acme API: {args.b} (B) against {args.a} (A)",
+        meta=meta,
+        checks=[],
+        sections=sections,
+        started=started,
+    )
+    return 0
