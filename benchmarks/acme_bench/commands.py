@@ -15,10 +15,22 @@ from .database import DEFAULT_ADMIN_URL, BenchDatabase, DatabaseError
 from .dataset import DataFiles, health_files
 from .drivers import DriverError
 from .engine import Experiment, run_experiment
+from .provision import new_keys, provision_database, server_env
 from .report import Check, Section, write_report
+from .seeding import parse_size
 from .stack import StackError
+from .tokens import TokenError
 
-__all__ = ["BenchError", "admin_url", "cmd_report", "finish", "provision", "run_sections"]
+__all__ = [
+    "BenchError",
+    "admin_url",
+    "cmd_report",
+    "finish",
+    "keys_for_run",
+    "migrated",
+    "provision",
+    "run_sections",
+]
 
 CURRENT_BIN = Path(sys.executable).parent
 
@@ -31,6 +43,9 @@ def admin_url(args: argparse.Namespace) -> str:
     return str(args.admin_url or os.environ.get("ACME_BENCH_ADMIN_URL") or DEFAULT_ADMIN_URL)
 
 
+HEALTH_SCENARIOS = {"Health", "health"}
+
+
 def provision(
     database: BenchDatabase,
     *,
@@ -40,9 +55,36 @@ def provision(
     directory: Path,
     env: dict[str, str],
 ) -> DataFiles:
-    """Seed a migrated database for a scenario and write its tokens and request lists."""
-    del database, bin_dir, size, scenario, env
-    return health_files(directory)
+    """Seed a migrated database for a scenario and write its tokens and request lists.
+
+    Raises:
+        BenchError: the size is malformed, or tokens could not be issued.
+    """
+    if scenario in HEALTH_SCENARIOS:
+        return health_files(directory)
+    try:
+        items = parse_size(size)
+        return provision_database(
+            database, bin_dir=bin_dir, env=env, size=items, directory=directory
+        )
+    except (ValueError, TokenError) as exc:
+        raise BenchError(str(exc)) from exc
+
+
+def keys_for_run() -> str:
+    """Fresh signing keys, shared by every server and token of the run."""
+    try:
+        return new_keys(CURRENT_BIN)
+    except TokenError as exc:
+        raise BenchError(str(exc)) from exc
+
+
+def migrated(database: BenchDatabase, bin_dir: Path, env: dict[str, str]) -> None:
+    print(f"database {database.name}: migrating")
+    try:
+        database.migrate(bin_dir, env)
+    except DatabaseError as exc:
+        raise BenchError(str(exc)) from exc
 
 
 def run_sections(
@@ -106,30 +148,66 @@ def finish(
         )
 
 
+def _report_data(args: argparse.Namespace, run_dir: Path, keys: str) -> plans.ReportData:
+    small = BenchDatabase.create(admin_url(args), label="report")
+    large = None
+    try:
+        small_env = server_env(small, keys=keys)
+        migrated(small, CURRENT_BIN, small_env)
+        small_files = provision(
+            small,
+            bin_dir=CURRENT_BIN,
+            size=args.size,
+            scenario="items",
+            directory=run_dir / "data-small",
+            env=small_env,
+        )
+        if args.deep_size.lower() == "skip":
+            return plans.ReportData(small, small_files)
+        large = BenchDatabase.create(admin_url(args), label="report_large")
+        large_env = server_env(large, keys=keys)
+        migrated(large, CURRENT_BIN, large_env)
+        large_files = provision(
+            large,
+            bin_dir=CURRENT_BIN,
+            size=args.deep_size,
+            scenario="items",
+            directory=run_dir / "data-large",
+            env=large_env,
+        )
+        return plans.ReportData(small, small_files, large, large_files)
+    except BaseException:
+        if not args.keep_db:
+            for database in (small, large):
+                if database is not None:
+                    database.drop()
+        raise
+
+
 def cmd_report(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     """Measure the current tree: every experiment, the targets, the report."""
     started = time.monotonic()
     run_dir = context.new_run_dir("report", args.out)
     meta = context.base_meta(argv, {"run directory": str(run_dir)})
     print(f"acme benchmark report -> {run_dir}")
+    keys = keys_for_run()
     try:
-        database = BenchDatabase.create(admin_url(args), label="report")
+        data = _report_data(args, run_dir, keys)
     except DatabaseError as exc:
         raise BenchError(str(exc)) from exc
     try:
-        server_env = plans.server_env(database)
-        print(f"database {database.name}: migrating")
-        database.migrate(CURRENT_BIN, server_env)
-        experiments = plans.report_experiments(
-            args, bin_dir=CURRENT_BIN, database=database, run_dir=run_dir
+        experiments = plans.report_experiments(args, bin_dir=CURRENT_BIN, data=data)
+        sections = run_sections(
+            experiments, run_dir=run_dir, server_env=server_env(data.small, keys=keys)
         )
-        sections = run_sections(experiments, run_dir=run_dir, server_env=server_env)
         checks = plans.evaluate(sections)
-    except DatabaseError as exc:
+    except ValueError as exc:
         raise BenchError(str(exc)) from exc
     finally:
         if not args.keep_db:
-            database.drop()
+            data.small.drop()
+            if data.large is not None:
+                data.large.drop()
     finish(
         run_dir,
         title="acme API benchmark",

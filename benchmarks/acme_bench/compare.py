@@ -6,12 +6,13 @@ import argparse
 import time
 from collections.abc import Sequence
 
-from . import context, plans
-from .commands import BenchError, admin_url, finish, provision, run_sections
+from . import context
+from .commands import BenchError, admin_url, finish, keys_for_run, migrated, provision, run_sections
 from .database import BenchDatabase, DatabaseError
 from .dataset import DataFiles
 from .drivers import Load
 from .engine import Experiment
+from .provision import server_env
 from .stack import AppTarget
 from .versions import VersionError, prepare_version
 
@@ -38,6 +39,7 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
             "run directory": str(run_dir),
         },
     )
+    keys = keys_for_run()
     databases: list[BenchDatabase] = []
     try:
         targets: list[AppTarget] = []
@@ -45,9 +47,9 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         for name, version in versions.items():
             database = BenchDatabase.create(admin_url(args), label=f"cmp_{name.lower()}")
             databases.append(database)
-            env = plans.server_env(database)
+            env = server_env(database, keys=keys)
             print(f"{name}: database {database.name}: migrating with {version.spec}")
-            database.migrate(version.bin_dir, env)
+            migrated(database, version.bin_dir, env)
             data[name] = provision(
                 database,
                 bin_dir=version.bin_dir,
@@ -84,7 +86,7 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
             data=data,
         )
         sections = run_sections(
-            [experiment], run_dir=run_dir, server_env=plans.server_env(databases[0])
+            [experiment], run_dir=run_dir, server_env=server_env(databases[0], keys=keys)
         )
     except DatabaseError as exc:
         raise BenchError(str(exc)) from exc

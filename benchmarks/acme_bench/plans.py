@@ -1,9 +1,10 @@
-"""What the report measures: the experiments, the server settings and the targets."""
+"""What ``report`` measures: its experiments, and the performance targets judged on them."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .database import BenchDatabase
@@ -12,33 +13,48 @@ from .drivers import Load
 from .engine import Experiment
 from .report import Check, Section
 from .stack import AppTarget
+from .stats import median, paired_ratios
 
 __all__ = [
     "DESCRIPTIONS",
     "DataFiles",
     "ExperimentBuilder",
+    "ReportData",
     "evaluate",
     "floor_target",
     "report_experiments",
-    "server_env",
 ]
 
-ExperimentBuilder = Callable[[BenchDatabase, DataFiles], "Experiment"]
+ExperimentBuilder = Callable[[BenchDatabase, DataFiles], Experiment]
 
+EXPERIMENTS = ("seed", "seed-wrk", "mix", "auth", "pages")
 DESCRIPTIONS = {
-    "health": "`GET /health/live` straight to gunicorn and through nginx: the fixed cost "
-    "of the stack for a request that does nothing.",
+    "seed": "The seed's workload through the full stack, authenticated: `GET /items?order=K"
+    "&limit=100` (about 100 rows) and `POST /items`, 50/50, driven by locust, against the "
+    "floor (the same SQL through a bare ASGI app on raw asyncpg) at the same concurrency, "
+    "worker count and page size.",
+    "seed-wrk": "The same requests replayed by wrk, which costs the machine about a twentieth "
+    "of locust's CPU per request, so the servers get the cores: the saturation view.",
+    "mix": "A realistic mix: browse with the cursor, get, create, update (If-Match), "
+    "delete (If-Match), driven by locust. Peak RSS per worker is read here.",
+    "auth": "`GET /items/{id}` with a real token (verified, cached per process; the account "
+    "loaded) against the same app with the account taken from a header instead "
+    "(benchmark-only variant). The ratio of server CPU per request prices authentication.",
+    "pages": "Latency of one list page at one connection (wrk): the first page of an "
+    "account's items in the small dataset against a page 99 % deep in the large one, "
+    "reached by its cursor.",
+    "health": "`GET /health/live`: the fixed cost of the stack for a request that does nothing.",
 }
 
 
-def server_env(database: BenchDatabase) -> dict[str, str]:
-    """The API's environment: production settings on the benchmark database."""
-    return {
-        "ACME_ENV": "production",
-        "ACME_SECRETS": "env",
-        "ACME_DATABASE_URL": database.sqlalchemy_url,
-        "ACME_LOG_LEVEL": "INFO",
-    }
+@dataclass(frozen=True)
+class ReportData:
+    """The databases of a report run and the files their scenarios read."""
+
+    small: BenchDatabase
+    small_files: DataFiles
+    large: BenchDatabase | None = None
+    large_files: DataFiles | None = None
 
 
 def floor_target(
@@ -50,33 +66,173 @@ def floor_target(
     )
 
 
+def _selected(args: argparse.Namespace) -> list[str]:
+    if not args.only:
+        return list(EXPERIMENTS)
+    chosen = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = sorted(set(chosen) - {*EXPERIMENTS, "health"})
+    if unknown:
+        raise ValueError(f"unknown experiment(s): {', '.join(unknown)}")
+    return chosen
+
+
 def report_experiments(
-    args: argparse.Namespace, *, bin_dir: Path, database: BenchDatabase, run_dir: Path
+    args: argparse.Namespace, *, bin_dir: Path, data: ReportData
 ) -> list[Experiment]:
     """The experiments of ``report``, in the order they run."""
-    del run_dir
-    load = Load(
-        scenario="Health",
+    small = data.small
+    base = Load(
+        scenario="SeedWorkload",
         users=args.users,
         spawn_rate=args.spawn_rate,
         duration_s=args.duration,
         processes=args.processes,
     )
-    api = AppTarget("api", bin_dir, database=database.name)
-    return [
-        Experiment(
+    common = {"rounds": args.rounds, "warmup_s": args.warmup, "workers": args.workers}
+    api = AppTarget("api", bin_dir, database=small.name, nginx=args.nginx)
+    floor = floor_target(bin_dir, small)
+    files = dict.fromkeys(("api", "floor", "api-noauth"), data.small_files)
+    built: dict[str, Experiment] = {
+        "health": Experiment(
             name="health",
-            title="Stack overhead: liveness, direct and through nginx",
-            targets=[api, AppTarget("api-nginx", bin_dir, nginx=True, database=database.name)],
-            load=load,
-            rounds=args.rounds,
-            warmup_s=args.warmup,
-            workers=args.workers,
+            title="Stack overhead: liveness",
+            targets=[api],
+            load=replace(base, scenario="Health"),
+            data=files,
+            **common,
+        ),
+        "seed": Experiment(
+            name="seed",
+            title="Seed workload: full stack against the floor (locust)",
+            targets=[floor, api],
+            load=base,
+            data=files,
+            **common,
+        ),
+        "seed-wrk": Experiment(
+            name="seed-wrk",
+            title="Seed workload: full stack against the floor (wrk)",
+            targets=[floor, api],
+            load=replace(base, scenario="seed"),
+            driver="wrk",
+            data=files,
+            **common,
+        ),
+        "mix": Experiment(
+            name="mix",
+            title="Realistic mix (locust)",
+            targets=[floor, api],
+            load=replace(base, scenario="RealisticMix"),
+            data=files,
+            **common,
+        ),
+        "auth": Experiment(
+            name="auth",
+            title="Authentication's share of a GET (wrk)",
+            targets=[
+                AppTarget(
+                    "api-noauth",
+                    bin_dir,
+                    app_uri="acme_bench.noauth:create_app()",
+                    database=small.name,
+                ),
+                api,
+            ],
+            load=replace(base, scenario="get"),
+            driver="wrk",
+            data=files,
+            **common,
+        ),
+    }
+    if data.large is not None and data.large_files is not None:
+        first = AppTarget("first-page", bin_dir, database=small.name)
+        deep = AppTarget(
+            "deep-page",
+            bin_dir,
+            database=data.large.name,
+            env={"ACME_DATABASE_URL": data.large.sqlalchemy_url},
         )
-    ]
+        built["pages"] = Experiment(
+            name="pages",
+            title="List pages as data grows (wrk, 1 connection)",
+            targets=[first, deep],
+            load=replace(base, scenario="page", users=1),
+            driver="wrk",
+            data={
+                "first-page": replace(
+                    data.small_files, requests={"page": data.small_files.requests["first-page"]}
+                ),
+                "deep-page": replace(
+                    data.large_files, requests={"page": data.large_files.requests["deep-page"]}
+                ),
+            },
+            **common,
+        )
+    return [built[name] for name in _selected(args) if name in built]
+
+
+def _ratio(section: Section, metric: str, numerator: str, denominator: str) -> float:
+    return median(
+        paired_ratios(section.results, metric=metric, numerator=numerator, denominator=denominator)
+    )
 
 
 def evaluate(sections: Sequence[Section]) -> list[Check]:
-    """The performance targets, judged on the sections that measure them."""
-    del sections
-    return []
+    """The issue's performance targets, judged on the sections that measure them."""
+    by_name = {s.name: s for s in sections}
+    checks: list[Check] = []
+    for name, driver in (("seed", "locust"), ("seed-wrk", "wrk")):
+        if name in by_name:
+            rps = _ratio(by_name[name], "rps", "api", "floor")
+            p99 = _ratio(by_name[name], "p99_ms", "api", "floor")
+            checks.append(
+                Check(
+                    f"seed workload throughput, % of floor ({driver})",
+                    ">= 60 %",
+                    rps,
+                    f"{rps:.1%}",
+                    rps >= 0.60,
+                )
+            )
+            checks.append(
+                Check(
+                    f"seed workload p99, x floor ({driver})", "< 3x", p99, f"{p99:.2f}x", p99 < 3.0
+                )
+            )
+    if "pages" in by_name:
+        deep = _ratio(by_name["pages"], "p50_ms", "deep-page", "first-page")
+        checks.append(
+            Check(
+                "deep cursor page p50 at the large size, x first page at the small",
+                "<= 1.5x",
+                deep,
+                f"{deep:.2f}x",
+                deep <= 1.5,
+            )
+        )
+    if "auth" in by_name:
+        cost = _ratio(by_name["auth"], "app_cpu_ms_per_req", "api", "api-noauth") - 1
+        checks.append(
+            Check(
+                "authentication's added server CPU per GET",
+                "< 5 %",
+                cost,
+                f"{cost:+.1%}",
+                cost < 0.05,
+            )
+        )
+    if "mix" in by_name:
+        peak = max(
+            (
+                r.metrics()["peak_worker_rss_mb"]
+                for r in by_name["mix"].results
+                if r.target == "api"
+            ),
+            default=float("nan"),
+        )
+        checks.append(
+            Check(
+                "peak RSS per worker during the mix", "< 150 MB", peak, f"{peak:.0f} MB", peak < 150
+            )
+        )
+    return checks

@@ -7,10 +7,20 @@ import time
 from collections.abc import Sequence
 
 from . import context, plans
-from .commands import CURRENT_BIN, BenchError, admin_url, finish, provision, run_sections
+from .commands import (
+    CURRENT_BIN,
+    BenchError,
+    admin_url,
+    finish,
+    keys_for_run,
+    migrated,
+    provision,
+    run_sections,
+)
 from .database import BenchDatabase, DatabaseError
 from .drivers import Load
 from .engine import Experiment
+from .provision import server_env
 from .stack import AppTarget
 
 __all__ = ["cmd_sweep", "cmd_wrk"]
@@ -28,13 +38,14 @@ def _single_database_run(
     run_dir = context.new_run_dir(kind, args.out)
     print(f"acme benchmark {kind} -> {run_dir}")
     meta = context.base_meta(argv, {"run directory": str(run_dir)})
+    keys = keys_for_run()
     try:
         database = BenchDatabase.create(admin_url(args), label=kind)
     except DatabaseError as exc:
         raise BenchError(str(exc)) from exc
     try:
-        env = plans.server_env(database)
-        database.migrate(CURRENT_BIN, env)
+        env = server_env(database, keys=keys)
+        migrated(database, CURRENT_BIN, env)
         data = provision(
             database,
             bin_dir=CURRENT_BIN,
