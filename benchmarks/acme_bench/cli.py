@@ -187,7 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
         "profile",
         help="py-spy profiles of the hot endpoints under load",
     )
-    profile.add_argument("--scenario", default="SeedWorkload", help="locust user class")
+    profile.add_argument(
+        "--scenario",
+        default="SeedWorkload,ReadHeavy",
+        help="comma-separated locust user classes (default: SeedWorkload,ReadHeavy)",
+    )
     profile.add_argument("--size", default="10k", help="items to seed")
     add_load_options(profile, duration="30s")
     profile.set_defaults(handler="profile:cmd_profile")
