@@ -82,7 +82,7 @@ def _owner(scope: Scope) -> str:
 def _header(scope: Scope, wanted: bytes) -> bytes | None:
     for name, value in scope["headers"]:
         if name == wanted:
-            return value
+            return bytes(value)
     return None
 
 
@@ -160,8 +160,9 @@ async def _create(connection: asyncpg.Connection, owner: str, body: bytes) -> _R
 
 
 async def _one(
-    connection: asyncpg.Connection, owner: str, method: str, item: str, scope: Scope, body: bytes
+    connection: asyncpg.Connection, owner: str, *, scope: Scope, item: str, body: bytes
 ) -> _Reply:
+    method = scope["method"]
     try:
         item_id = uuid.UUID(item)
     except ValueError:
@@ -211,7 +212,7 @@ async def _handle(scope: Scope, receive: Receive) -> _Reply:
                 return _Reply(200, await _list(connection, owner, scope["query_string"].decode()))
             return await _create(connection, owner, body)
         if path.startswith("/items/"):
-            return await _one(connection, owner, method, path[7:], scope, body)
+            return await _one(connection, owner, scope=scope, item=path[7:], body=body)
     return _Reply(404, {"title": "Not Found", "status": 404})
 
 

@@ -7,6 +7,7 @@ import pytest
 from acme_bench.profiling import area_of, parse_collapsed, render_profile
 
 SITE = "/venv/lib/python3.11/site-packages"
+TOKENS = "/repo/packages/acme-core/src/acme/core/security/tokens.py"
 
 
 def test_self_inclusive_and_area_shares() -> None:
@@ -15,7 +16,7 @@ def test_self_inclusive_and_area_shares() -> None:
         f"encode ({SITE}/pydantic/main.py) 30",
         f"run (uvicorn/main.py);app ({SITE}/fastapi/routing.py);"
         f"fetch ({SITE}/asyncpg/connection.py:120) 50",
-        "run (uvicorn/main.py);verify (/repo/packages/acme-core/src/acme/core/security/tokens.py) 20",
+        f"run (uvicorn/main.py);verify ({TOKENS}) 20",
         "garbage line without a count",
     ]
     profile = parse_collapsed(lines)
