@@ -83,7 +83,7 @@ class SigningKey:
         return VerificationKey(self.kid, self.algorithm, self.key.public_key(), public_jwk)
 
 
-def generate_key(algorithm: KeyAlgorithm = "ES256") -> SigningKey:
+def generate_key(algorithm: KeyAlgorithm = "ES256", *, rsa_key_size: int = 3072) -> SigningKey:
     """A new private key; its ``kid`` is its RFC 7638 thumbprint."""
     private: Any
     if algorithm == "ES256":
@@ -93,7 +93,7 @@ def generate_key(algorithm: KeyAlgorithm = "ES256") -> SigningKey:
         private = ed25519.Ed25519PrivateKey.generate()
         jwk = OKPAlgorithm.to_jwk(private, as_dict=True)
     elif algorithm == "RS256":
-        private = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+        private = rsa.generate_private_key(public_exponent=65537, key_size=rsa_key_size)
         jwk = RSAAlgorithm.to_jwk(private, as_dict=True)
     else:
         raise Invalid(f"unsupported signing algorithm {algorithm!r}", code="invalid_key")
