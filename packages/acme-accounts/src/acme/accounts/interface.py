@@ -200,12 +200,14 @@ async def complete_sign_in(
     code: str | None,
     error: str | None = None,
     error_description: str | None = None,
+    issuer: str | None = None,
 ) -> SignedIn:
     """Finish a sign-in from the provider's callback.
 
     ``bound_state`` is the state this browser was given at the start (its
     sign-in cookie); it must equal the callback's ``state``, and a state
-    works once.
+    works once. ``issuer`` is the callback's ``iss`` parameter (RFC 9207),
+    when the provider sends one: it must name the configured provider.
 
     Raises:
         SignInFailed: bad or reused state, a provider error, a refused code.
@@ -227,6 +229,8 @@ async def complete_sign_in(
         raise SignInFailed("unknown or already used sign-in state", code="invalid_state")
     if attempt.expired(now):
         raise SignInFailed("the sign-in took too long; start again", code="sign_in_expired")
+    if issuer is not None and issuer != deps.provider.issuer:
+        raise SignInFailed("the callback comes from another issuer", code="issuer_mismatch")
     if error:
         detail = f"the provider refused the sign-in: {error[:100]}"
         if error_description:

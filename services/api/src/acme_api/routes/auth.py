@@ -82,6 +82,7 @@ async def callback(
     code: Annotated[str | None, Query(max_length=2048)] = None,
     error: Annotated[str | None, Query(max_length=256)] = None,
     error_description: Annotated[str | None, Query(max_length=1024)] = None,
+    iss: Annotated[str | None, Query(max_length=512)] = None,
 ) -> Response:
     """Check state, exchange the code, validate the ID token, and open a session."""
     signed_in = await accounts.complete_sign_in(
@@ -91,6 +92,7 @@ async def callback(
         code=code,
         error=error,
         error_description=error_description,
+        issuer=iss,
     )
     response: Response
     if _wants_json(request):

@@ -1,0 +1,122 @@
+"""A person signs in with a real browser: headless Chromium (Debian's), the API served by
+``acme-api serve``, and oidc-provider's own login and consent pages."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from acme.core.testing.plugin import unavailable
+
+from .oidc_peer import NodeProvider, free_port, provider_keys
+
+pytestmark = pytest.mark.integration
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+def browser_path() -> str:
+    if not Path(CHROMIUM).exists():
+        unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        unavailable("python playwright is not installed")
+    return CHROMIUM
+
+
+@pytest.fixture
+def api_port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def provider(tmp_path: Path, api_port: int) -> Iterator[NodeProvider]:
+    callback = f"http://127.0.0.1:{api_port}/auth/callback"
+    running = NodeProvider(redirect_uris=[callback], keys=provider_keys(), workdir=tmp_path)
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def api_base(tmp_path: Path, api_port: int, provider: NodeProvider) -> Iterator[str]:
+    base = f"http://127.0.0.1:{api_port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACME_")} | {
+        "ACME_PUBLIC_URL": base,
+        "ACME_OIDC_PROFILE": "standard",
+        "ACME_OIDC_ISSUER": provider.issuer,
+        "ACME_OIDC_CLIENT_ID": provider.client_id,
+        "ACME_OIDC_CLIENT_SECRET": provider.client_secret,
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "acme_api", "serve", "--port", str(api_port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                httpx.get(f"{base}/health/live", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        yield base
+    finally:
+        server.send_signal(signal.SIGINT)
+        output, _ = server.communicate(timeout=30)
+        assert "Traceback" not in output, output
+
+
+def test_sign_in_through_the_page_with_chromium(
+    browser_path: str, api_base: str, provider: NodeProvider, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=browser_path, headless=True, args=["--no-sandbox"]
+        )
+        try:
+            page = browser.new_page()
+            page.goto(f"{api_base}/")
+            expect(page.locator("#sign-in")).to_have_text("Sign in with your provider")
+            page.click("#sign-in")
+
+            page.wait_for_url(f"{provider.issuer}/interaction/**")
+            page.fill('input[name="login"]', "alice")
+            page.fill('input[name="password"]', "correct horse")
+            page.click('button[type="submit"]')
+            page.wait_for_url(f"{provider.issuer}/interaction/**")  # consent
+            page.click('button[type="submit"]')
+
+            page.wait_for_url(f"{api_base}/")
+            expect(page.locator("#greeting")).to_have_text("Signed in as Test alice")
+            expect(page.locator("#account")).to_contain_text("alice@example.test")
+            page.screenshot(path=str(tmp_path / "signed-in.png"))
+            cookies = {c["name"]: c for c in page.context.cookies()}
+            assert cookies["acme_session"]["httpOnly"] is True
+            assert cookies["acme_csrf"]["httpOnly"] is False
+
+            page.click("#sign-out")
+            expect(page.locator("#sign-in")).to_be_visible()
+            assert "acme_session" not in {c["name"] for c in page.context.cookies()}
+        finally:
+            browser.close()
+    assert shutil.which("node")  # the provider ran under this machine's node
