@@ -153,3 +153,29 @@ def test_keys_generate_prints_a_usable_private_jwks_and_rotates(tmp_path: Path) 
     assert missing.returncode == 1
     assert "cannot read nope.json" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_accounts_disable_stops_the_accounts_tokens(tmp_path: Path) -> None:
+    import asyncio
+
+    from acme.core.security import KeySet, TokenVerifier
+
+    token = run("token", "issue", "--account", "eve", cwd=tmp_path).stdout.strip()
+    keys = KeySet.from_jwks((tmp_path / ".acme" / "jwt-keys.json").read_text())
+    verifier = TokenVerifier(keys, issuer="http://127.0.0.1:8000", audience="acme-api")
+    account_id = asyncio.run(verifier.verify(token))["sub"]
+
+    disabled = run("accounts", "disable", account_id, cwd=tmp_path)
+    assert disabled.returncode == 0, disabled.stderr
+    assert f"disabled {account_id} (eve)" in disabled.stdout
+    refused = run("token", "issue", "--account", "eve", cwd=tmp_path)
+    assert refused.returncode == 1
+    assert "acme-api: the account is disabled" in refused.stderr
+
+    unknown = run("accounts", "disable", "7d6b3c5e-0000-4000-8000-000000000000", cwd=tmp_path)
+    assert unknown.returncode == 1
+    assert "not found" in unknown.stderr
+    malformed = run("accounts", "disable", "eve", cwd=tmp_path)
+    assert malformed.returncode == 1
+    assert "not an account id" in malformed.stderr
+    assert "Traceback" not in malformed.stderr + unknown.stderr

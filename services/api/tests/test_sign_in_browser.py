@@ -114,6 +114,12 @@ def test_sign_in_through_the_page_with_chromium(
             assert cookies["acme_session"]["httpOnly"] is True
             assert cookies["acme_csrf"]["httpOnly"] is False
 
+            # The access cookie lives minutes; the page resumes the session with the refresh cookie.
+            page.context.clear_cookies(name="acme_session")
+            page.goto(f"{api_base}/")
+            page.wait_for_url(f"{api_base}/?resumed=1")
+            expect(page.locator("#greeting")).to_have_text("Signed in as Test alice")
+
             page.click("#sign-out")
             expect(page.locator("#sign-in")).to_be_visible()
             assert "acme_session" not in {c["name"] for c in page.context.cookies()}

@@ -93,9 +93,20 @@ def build_database(settings: Settings) -> Database:
 def load_signing_keys(settings: Settings) -> KeySet:
     """The API's signing keys: ``ACME_JWT_KEYS`` (inline or a secret's name), else the dev file.
 
+    Every private part is registered for log redaction.
+
     Raises:
         ConfigError: naming ``ACME_JWT_KEYS`` when the keys are missing or unusable.
     """
+    keys = _signing_keys(settings)
+    for key in keys.keys:
+        for member in ("d", "p", "q", "dp", "dq", "qi"):
+            if isinstance(key.private_jwk.get(member), str):
+                register_secret(str(key.private_jwk[member]))
+    return keys
+
+
+def _signing_keys(settings: Settings) -> KeySet:
     configured = settings.jwt_keys
     if configured is None:
         if settings.env == "production":
@@ -112,12 +123,9 @@ def load_signing_keys(settings: Settings) -> KeySet:
             raise ConfigError({"ACME_JWT_KEYS": f"no secret named {text!r} in {chain.description}"})
         text = found.get_secret_value()
     try:
-        keys = KeySet.from_jwks(text)
+        return KeySet.from_jwks(text)
     except Invalid as exc:
         raise ConfigError({"ACME_JWT_KEYS": exc.detail}) from None
-    for key in keys.keys:
-        register_secret(str(key.private_jwk.get("d", "")))
-    return keys
 
 
 def build_provider(settings: Settings, http: httpx.AsyncClient) -> OpenIDProvider:

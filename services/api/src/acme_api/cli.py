@@ -103,6 +103,31 @@ def cmd_token_issue(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_accounts_disable(args: argparse.Namespace, settings: Settings) -> int:
+    import uuid
+
+    from acme.accounts import interface
+
+    from . import bootstrap
+
+    try:
+        account_id = uuid.UUID(args.account_id)
+    except ValueError:
+        raise Invalid(f"not an account id (a UUID): {args.account_id!r}") from None
+    _setup_logging(settings)
+
+    async def disable() -> str:
+        container = await bootstrap.build(settings)
+        try:
+            account = await interface.disable_account(container.accounts, account_id)
+        finally:
+            await container.aclose()
+        return f"disabled {account.id} ({account.display_name}); its sessions are ended"
+
+    print(asyncio.run(disable()))
+    return 0
+
+
 def cmd_keys_generate(args: argparse.Namespace, settings: Settings) -> int:
     from acme.core.security import KeySet, generate_key
 
@@ -215,6 +240,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     issue.add_argument("--account", required=True, metavar="NAME", help="the local account")
     issue.set_defaults(handler=cmd_token_issue)
+
+    accounts = commands.add_parser(
+        "accounts", help="administer accounts", description="Administer accounts."
+    )
+    account_commands = accounts.add_subparsers(
+        dest="accounts_command", metavar="ACTION", required=True
+    )
+    disable = account_commands.add_parser(
+        "disable",
+        help="disable an account and end its sessions",
+        description=(
+            "Disable the account with this id: its sessions end and its access tokens stop "
+            "working at once; it cannot sign in again."
+        ),
+    )
+    disable.add_argument("account_id", metavar="ACCOUNT_ID", help="the account's id (a UUID)")
+    disable.set_defaults(handler=cmd_accounts_disable)
 
     keys = commands.add_parser(
         "keys", help="signing keys", description="The API's JWT signing keys."

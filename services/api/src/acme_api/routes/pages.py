@@ -21,13 +21,25 @@ _STYLE = (
     "background:#1f4fd1;color:#fff;text-decoration:none;font-size:1rem;cursor:pointer}"
     "dl{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem}dt{color:#555}"
 )
+_CSRF = """
+function csrfToken() {
+  const cookie = document.cookie.split("; ").find((c) => c.startsWith("%s="));
+  return cookie ? cookie.slice(cookie.indexOf("=") + 1) : "";
+}
+"""
 _SIGN_OUT = """
 document.getElementById("sign-out").addEventListener("click", async () => {
-  const csrf = document.cookie.split("; ").find((c) => c.startsWith("%s="));
   await fetch("/auth/logout", {method: "POST", credentials: "same-origin",
-    headers: {"X-CSRF-Token": csrf ? csrf.slice(csrf.indexOf("=") + 1) : ""}});
-  window.location.reload();
+    headers: {"X-CSRF-Token": csrfToken()}});
+  window.location.replace("/");
 });
+"""
+# The access cookie lives minutes, the session days: trade the refresh cookie
+# for a new pair once, then show the account (or leave the sign-in link).
+_RESUME = """
+fetch("/auth/refresh", {method: "POST", credentials: "same-origin",
+  headers: {"X-CSRF-Token": csrfToken()}})
+  .then((response) => { if (response.ok) window.location.replace("/?resumed=1"); });
 """
 
 
@@ -62,7 +74,7 @@ def _account_body(account: Account, *, csrf_cookie: str, nonce: str) -> str:
         ("Account id", str(account.id)),
     ]
     details = "".join(f"<dt>{escape(k)}</dt><dd>{escape(v)}</dd>" for k, v in rows)
-    script = _SIGN_OUT % csrf_cookie
+    script = _CSRF % csrf_cookie + _SIGN_OUT
     return (
         f'<h1 id="greeting">Signed in as {escape(account.display_name)}</h1>'
         f'<dl id="account">{details}</dl>'
@@ -75,7 +87,11 @@ def _account_body(account: Account, *, csrf_cookie: str, nonce: str) -> str:
 async def home(
     request: Request, deps: AccountsDepsDep, names: CookieNamesDep, settings: SettingsDep
 ) -> HTMLResponse:
-    """Signed in: the account. Otherwise: a link that starts the sign-in."""
+    """Signed in: the account. Otherwise: a link that starts the sign-in.
+
+    With an expired access cookie but a live session, the page's script
+    refreshes the session once and reloads.
+    """
     nonce = secrets.token_urlsafe(16)
     token = request.cookies.get(names.access)
     account: Account | None = None
@@ -92,4 +108,7 @@ async def home(
         "<h1>acme</h1><p>You are not signed in.</p>"
         f'<p><a class="button" id="sign-in" href="/auth/login">Sign in with {provider}</a></p>'
     )
+    resumable = names.refresh in request.cookies and names.csrf in request.cookies
+    if resumable and "resumed" not in request.query_params:
+        body += f'<script nonce="{nonce}">{_CSRF % names.csrf}{_RESUME}</script>'
     return _page("acme: sign in", body, nonce=nonce)
