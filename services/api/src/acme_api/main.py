@@ -13,6 +13,7 @@ from acme.core.logging import configure_logging
 
 from . import bootstrap
 from .__about__ import __version__
+from .metrics import METRICS_PATH, HttpMetrics, MetricsMiddleware, metrics_endpoint
 from .middleware import RequestContextMiddleware
 from .problems import install_problem_handlers
 from .routes import accounts, auth, health, pages, well_known
@@ -62,6 +63,11 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         openapi_url="/openapi.json" if docs else None,
     )
     install_problem_handlers(app)
+    if settings.metrics_enabled:
+        # Inside the request-context middleware: an error escaping a route counts as a 500.
+        app.state.metrics = HttpMetrics()
+        app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+        app.add_route(METRICS_PATH, metrics_endpoint, include_in_schema=False)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(health.router)
     app.include_router(well_known.router)

@@ -41,6 +41,9 @@ class Settings(AccountsSettings):
     relay_interval: float = Field(
         1.0, gt=0, le=60, description="seconds between outbox polls when idle"
     )
+    metrics_enabled: bool = Field(
+        True, description="serve Prometheus metrics at /metrics (keep it off the public edge)"
+    )
 
     @property
     def is_production(self) -> bool:

@@ -1,0 +1,101 @@
+"""Fixtures for the deploy/ tests: the real nginx, supervisord, gunicorn and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from stackkit import (
+    BIN,
+    PG_BIN,
+    ApiUnderSupervisor,
+    Nginx,
+    PrivatePostgres,
+    private_postgres,
+)
+
+from acme.core.testing import services_required
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip when a program the test needs is missing (fail when services are required)."""
+    if condition:
+        return
+    if services_required():
+        pytest.fail(f"required program missing (ACME_TEST_REQUIRE_SERVICES=1): {reason}")
+    pytest.skip(f"PROGRAM MISSING, test skipped: {reason}")
+
+
+@pytest.fixture(scope="session")
+def nginx_binary() -> str:
+    fallback = "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None
+    binary = shutil.which("nginx") or fallback
+    require(binary is not None, "nginx (Debian package nginx; .ci/run installs it)")
+    assert binary is not None
+    return binary
+
+
+@pytest.fixture(scope="module")
+def postgres_cluster() -> Iterator[PrivatePostgres]:
+    """A private PostgreSQL cluster for this module: tests may stop and restart it."""
+    require((PG_BIN / "initdb").exists(), f"PostgreSQL server binaries in {PG_BIN}")
+    yield from private_postgres()
+
+
+@pytest.fixture(scope="module")
+def api(postgres_cluster: PrivatePostgres, amqp_url: str) -> Iterator[ApiUnderSupervisor]:
+    """gunicorn (two uvicorn workers) under supervisord, on the private cluster."""
+    root = Path(tempfile.mkdtemp(prefix="acme-stack-"))
+    env = {
+        "ACME_DATABASE_URL": postgres_cluster.url,
+        "ACME_AMQP_URL": amqp_url,
+        "ACME_DB_POOL_TIMEOUT": "3",
+        # Short stages keep the tests quick; the order of events is what is tested.
+        "ACME_DRAIN_SECONDS": "2",
+        "ACME_SHUTDOWN_TIMEOUT": "10",
+    }
+    server = ApiUnderSupervisor(root, env=env)
+    migrate = subprocess.run(
+        [str(BIN / "acme-api"), "migrate"],
+        env=server.environment(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert migrate.returncode == 0, migrate.stderr
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def edge(api: ApiUnderSupervisor, nginx_binary: str) -> Iterator[Nginx]:
+    """nginx with the deploy/ site config in front of the API (a generous rate limit)."""
+    root = Path(tempfile.mkdtemp(prefix="acme-nginx-"))
+    proxy = Nginx(root, upstream=api.address)
+    try:
+        proxy.start()
+        yield proxy
+    finally:
+        proxy.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def ready_api(api: ApiUnderSupervisor) -> ApiUnderSupervisor:
+    """The API, after waiting until it is ready (a previous test may have restarted it)."""
+    api.wait_ready()
+    return api

@@ -1,0 +1,128 @@
+"""Prometheus metrics: request counts and latency histograms per route.
+
+Under gunicorn every worker is its own process, so a counter kept in memory
+would only ever show one worker's share. When ``PROMETHEUS_MULTIPROC_DIR`` is
+set (``acme_api.gunicorn_conf`` sets it), prometheus-client writes every value
+to a file in that directory and ``GET /metrics`` merges the files of all
+workers, live and dead, into one answer. Without it (the dev server, tests),
+the app's own registry is served.
+
+Routes are labelled by their template (``/items/{item_id}``), never by the raw
+path, so the number of series stays bounded; a path that matched no route is
+``<unmatched>``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["METRICS_PATH", "HttpMetrics", "MetricsMiddleware", "metrics_endpoint"]
+
+METRICS_PATH = "/metrics"
+UNMATCHED = "<unmatched>"
+# Seconds; dense where an API answers (a few ms to a second), sparse beyond.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0)
+
+
+def multiprocess_dir() -> str | None:
+    """The directory shared by gunicorn's workers, when metrics are multiprocess."""
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+class HttpMetrics:
+    """The HTTP metrics of one app, registered in the app's own registry.
+
+    One registry per app (rather than prometheus-client's global one) lets tests
+    build many apps in one process; in multiprocess mode the values live in the
+    shared directory whatever the registry.
+    """
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "acme_http_requests",
+            "HTTP requests answered, by method, route template and status code.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "acme_http_request_duration_seconds",
+            "Time from receiving a request to the end of its response, by route template.",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.in_progress = Gauge(
+            "acme_http_requests_in_progress",
+            "HTTP requests being served right now (summed over live workers).",
+            ["method"],
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+
+    def render(self) -> bytes:
+        """The exposition text: every worker's values when multiprocess, else this app's."""
+        directory = multiprocess_dir()
+        if directory is None:
+            return generate_latest(self.registry)
+        merged = CollectorRegistry()
+        MultiProcessCollector(merged, path=directory)  # type: ignore[no-untyped-call]
+        return generate_latest(merged)
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path_format", None) or getattr(route, "path", None)
+    return path if isinstance(path, str) else UNMATCHED
+
+
+class MetricsMiddleware:
+    """Counts every HTTP request and times it, labelled by the matched route."""
+
+    def __init__(self, app: ASGIApp, *, metrics: HttpMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"]
+        status = 500
+        started = time.perf_counter()
+
+        async def send_and_record(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        in_progress = self.metrics.in_progress.labels(method)
+        in_progress.inc()
+        try:
+            await self.app(scope, receive, send_and_record)
+        finally:
+            in_progress.dec()
+            route = _route_template(scope)
+            self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
+            self.metrics.requests.labels(method, route, str(status)).inc()
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    """``GET /metrics``: the Prometheus exposition of the app's metrics."""
+    metrics: HttpMetrics = request.app.state.metrics
+    return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
