@@ -41,7 +41,7 @@ PY
 fi
 env_file=$(mktemp)
 trap 'rm -f "$env_file"' EXIT
-printf 'POSTGRES_PASSWORD=ci\nRABBITMQ_PASSWORD=ci\nACME_INDEX_URL=https://ci:ci@index.invalid/simple/\n' > "$env_file"
+printf 'POSTGRES_PASSWORD=ci\nRABBITMQ_PASSWORD=ci\nACME_OIDC_CLIENT_ID=ci\nACME_INDEX_URL=https://ci:ci@index.invalid/simple/\n' > "$env_file"
 "$compose" --file deploy/compose.yaml --env-file "$env_file" config --quiet
 "$compose" --file deploy/compose.yaml --env-file "$env_file" --profile test config --quiet
 echo "compose: deploy/compose.yaml valid (default and test profiles)"

@@ -64,6 +64,16 @@ def api(postgres_cluster: PrivatePostgres, amqp_url: str) -> Iterator[ApiUnderSu
         "ACME_SHUTDOWN_TIMEOUT": "10",
     }
     server = ApiUnderSupervisor(root, env=env)
+    # One signing key for every worker, as in production (ACME_JWT_KEYS).
+    keys = subprocess.run(
+        [str(BIN / "acme-api"), "keys", "generate"],
+        env=server.environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    server.env["ACME_JWT_KEYS"] = keys.stdout
     migrate = subprocess.run(
         [str(BIN / "acme-api"), "migrate"],
         env=server.environment(),
