@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+import threading
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from importlib import import_module
 from importlib.metadata import entry_points
@@ -159,13 +160,40 @@ class Migrator:
     def _with_connection(self, work: Any) -> Any:
         async def run() -> Any:
             engine = create_async_engine(self.url, poolclass=NullPool)
-            try:
-                async with engine.connect() as connection:
-                    return await connection.run_sync(work)
-            finally:
-                await engine.dispose()
+            async with settled_driver_threads():
+                try:
+                    async with engine.connect() as connection:
+                        return await connection.run_sync(work)
+                finally:
+                    await engine.dispose()
 
         return _run(run())
+
+
+@asynccontextmanager
+async def settled_driver_threads() -> AsyncIterator[None]:
+    """On the way out, wait for driver threads started inside to end, while the loop runs.
+
+    After a failed connect, aiosqlite stops its worker thread without awaiting
+    it; if ``asyncio.run`` then closes the loop first, the thread dies printing
+    a traceback ("Event loop is closed") over the clear error message.
+    """
+    before = set(threading.enumerate())
+    try:
+        yield
+    finally:
+        started = [
+            t
+            for t in threading.enumerate()
+            if t not in before and t is not threading.current_thread()
+        ]
+        if started:
+            await asyncio.to_thread(_join_all, started)
+
+
+def _join_all(threads: list[threading.Thread]) -> None:
+    for thread in threads:
+        thread.join(timeout=5)
 
 
 @contextmanager

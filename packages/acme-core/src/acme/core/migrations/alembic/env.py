@@ -12,19 +12,20 @@ from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from acme.core.migrations._migrator import run_migrations
+from acme.core.migrations._migrator import run_migrations, settled_driver_threads
 
 config = context.config
 
 
 async def _online() -> None:
     engine = create_async_engine(config.attributes["url"], poolclass=NullPool)
-    try:
-        async with engine.connect() as connection:
-            await connection.run_sync(run_migrations)
-            await connection.commit()
-    finally:
-        await engine.dispose()
+    async with settled_driver_threads():
+        try:
+            async with engine.connect() as connection:
+                await connection.run_sync(run_migrations)
+                await connection.commit()
+        finally:
+            await engine.dispose()
 
 
 if context.is_offline_mode():
