@@ -1,11 +1,10 @@
 """Which test suites a change needs: the changed packages and everything depending on them.
 
 The dependency graph is read from the packages' own pyproject files (a change to
-acme-core retests acme-accounts, acme-items and the API); ``deploy/`` runs the
-API, so it depends on the API, and so does ``.ci/tests`` (the release
-rehearsal installs every wheel). A change outside the packages (CI, workspace
-configuration) retests everything; ``benchmarks/`` and Markdown outside the
-packages retest nothing.
+acme-core retests acme-accounts, acme-items and the API). ``deploy/`` and
+``benchmarks/`` run the API, so they depend on it, and so does ``.ci/tests``
+(the release rehearsal installs every wheel). A change outside these (CI,
+workspace configuration) retests everything; top-level Markdown retests nothing.
 
     python .ci/affected.py --base origin/main            # JSON list on stdout
     python .ci/affected.py --base SHA --github-output "$GITHUB_OUTPUT"
@@ -30,15 +29,20 @@ SUITES = {
     "acme-items": ("packages/acme-items", "packages/acme-items/tests"),
     "acme-api": ("services/api", "services/api/tests"),
     "deploy": ("deploy", "deploy/tests"),
+    "benchmarks": ("benchmarks", "benchmarks/tests"),
     # The release scripts' tests; the rehearsal builds and installs every wheel.
     "ci": (".ci/tests", ".ci/tests"),
 }
-IGNORED = (re.compile(r"^benchmarks/"), re.compile(r"^[^/]+\.md$"), re.compile(r"^LICENSE$"))
+IGNORED = (re.compile(r"^[^/]+\.md$"), re.compile(r"^LICENSE$"))
 
 
 def dependencies(root: Path = ROOT) -> dict[str, set[str]]:
     """Suite -> the suites it depends on directly (acme-* requirements, deploy -> acme-api)."""
-    graph: dict[str, set[str]] = {"deploy": {"acme-api"}, "ci": {"acme-api"}}
+    graph: dict[str, set[str]] = {
+        "deploy": {"acme-api"},
+        "benchmarks": {"acme-api"},
+        "ci": {"acme-api"},
+    }
     for name, (directory, _tests) in SUITES.items():
         pyproject = root / directory / "pyproject.toml"
         if not pyproject.exists():

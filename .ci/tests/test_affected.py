@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-ALL = ["acme-core", "acme-accounts", "acme-items", "acme-api", "deploy", "ci"]
+ALL = ["acme-core", "acme-accounts", "acme-items", "acme-api", "deploy", "benchmarks", "ci"]
 
 
 def test_the_graph_comes_from_the_pyprojects(affected: ModuleType) -> None:
@@ -29,6 +29,7 @@ def test_a_component_change_retests_it_and_the_api_only(affected: ModuleType) ->
         "acme-items",
         "acme-api",
         "deploy",
+        "benchmarks",
         "ci",
     ]
     assert affected.affected(["deploy/nginx/templates/acme.conf.template"], graph) == ["deploy"]
@@ -38,7 +39,8 @@ def test_workspace_configuration_retests_everything_and_docs_nothing(affected: M
     graph = affected.dependencies()
     assert affected.affected(["hatch.toml"], graph) == ALL
     assert affected.affected([".github/workflows/ci.yml"], graph) == ALL
-    assert affected.affected(["benchmarks/README.md", "ARCHITECTURE.md"], graph) == []
+    assert affected.affected(["ARCHITECTURE.md", "LICENSE"], graph) == []
+    assert affected.affected(["benchmarks/README.md"], graph) == ["benchmarks"]
 
 
 def test_an_unknown_base_means_everything(affected: ModuleType) -> None:
