@@ -13,7 +13,7 @@ from acme.accounts.dependencies import AccountsDeps
 from acme.accounts.events import ACCOUNT_CREATED, AccountCreatedV1
 from acme.accounts.models import LOCAL_ISSUER
 from acme.accounts.serializers import ProfileUpdate
-from acme.accounts.tables import accounts
+from acme.accounts.tables import accounts, refresh_families
 from acme.core.errors import PermissionDenied
 from acme.core.messaging.tables import outbox
 from acme.core.persistence.database import Database
@@ -187,19 +187,33 @@ async def test_sign_out_ends_the_session_by_refresh_or_access_token(
 
 
 async def test_disabling_an_account_ends_its_access_at_once(
-    deps: AccountsDeps, provider: FakeProvider
+    deps: AccountsDeps, provider: FakeProvider, database: Database
 ) -> None:
     signed_in = await _sign_in(deps, provider, uuid.uuid4().hex)
     issued, local = await interface.issue_local_token(deps, f"l-{uuid.uuid4().hex[:6]}")
     for account_id in (signed_in.account.id, local.id):
         out = await interface.disable_account(deps, account_id)
         assert out.status == "disabled"
+    for token in (issued.token, signed_in.tokens.access_token):
+        with pytest.raises(PermissionDenied, match="disabled"):
+            await interface.authenticate(deps, token)
     with pytest.raises(PermissionDenied, match="disabled"):
-        await interface.authenticate(deps, issued.token)
-    with pytest.raises(InvalidToken, match="session has ended"):
-        await interface.authenticate(deps, signed_in.tokens.access_token)
-    with pytest.raises(InvalidToken):
         await interface.refresh(deps, signed_in.tokens.refresh_token)
+    with pytest.raises(PermissionDenied, match="disabled"):
+        await _sign_in(deps, provider, signed_in.account.subject)
+    async with database.engine.connect() as connection:
+        reasons = (
+            (
+                await connection.execute(
+                    select(refresh_families.c.revoked_reason).where(
+                        refresh_families.c.account_id == signed_in.account.id
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert reasons == ["account_disabled"]
 
 
 async def test_profile_updates_are_checked_and_kept(deps: AccountsDeps, database: Database) -> None:

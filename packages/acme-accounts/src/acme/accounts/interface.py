@@ -69,10 +69,10 @@ async def authenticate(deps: AccountsDeps, access_token: str) -> Account:
     if found is None:
         raise InvalidToken("the account no longer exists")
     account, session = found
-    if session_id is not None and (session is None or not session.usable(deps.clock())):
-        raise InvalidToken("the session has ended; sign in again", code="session_ended")
     if not account.is_active:
         raise _disabled()
+    if session_id is not None and (session is None or not session.usable(deps.clock())):
+        raise InvalidToken("the session has ended; sign in again", code="session_ended")
     return account
 
 
@@ -288,14 +288,14 @@ async def refresh(deps: AccountsDeps, refresh_token: str) -> TokenPair:
                 "the refresh token was already used; the session has been ended",
                 code="refresh_token_reused",
             )
-        if not family.usable(now) or now >= token.expires_at:
-            await uow.commit()
-            raise InvalidToken("the session has ended; sign in again", code="session_ended")
         account = await AccountRepository(uow.connection).get(family.account_id)
         if not account.is_active:
             await sessions.revoke(family.id, reason="account_disabled", now=now)
             await uow.commit()
             raise _disabled()
+        if not family.usable(now) or now >= token.expires_at:
+            await uow.commit()
+            raise InvalidToken("the session has ended; sign in again", code="session_ended")
         tokens = await rotate_into(deps, sessions, account, family, now)
         await uow.commit()
     return tokens
