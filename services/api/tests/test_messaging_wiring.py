@@ -13,6 +13,7 @@ import pytest
 from acme.core.messaging import InProcessBus, Message, Outbox
 from acme.core.migrations import Migrator
 from acme.core.persistence.database import Database
+from acme.core.testing import delete_rabbitmq_topology
 from acme_api import bootstrap
 from acme_api.main import create_app
 
@@ -42,8 +43,10 @@ async def test_ready_checks_the_broker_when_one_is_configured(
             ready = await http.get("/health/ready")
             assert ready.status_code == 200, ready.text
             assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
-            await app.state.container.bus.close()  # as if the connection were gone
+            bus = app.state.container.bus
+            await bus.close()  # as if the connection were gone
             down = await http.get("/health/ready")
+    await delete_rabbitmq_topology(amqp_url, settings.amqp_exchange, bus.queue_names())
     assert down.status_code == 503
     assert down.json()["checks"]["broker"] == "unavailable"
     assert "broker" in down.json()["detail"]

@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, Uuid, func, select
 from sqlalchemy.dialects.postgresql import insert
 
+from acme.accounts import item_counts
 from acme.core.errors import NotFound, PreconditionFailed
 from acme.core.messaging import Message, idempotent
 from acme.core.messaging.rabbitmq import RabbitMQBus
@@ -147,7 +148,17 @@ async def test_item_changes_survive_a_broker_restart_exactly_once(
                     select(func.count()).where(outbox.c.published_at.is_(None))
                 )
                 handled = await connection.scalar(select(func.sum(effects.c.count)))
-            return pending == 0 and handled == sum(expected.values())
+                counted = await connection.scalar(
+                    select(func.count())
+                    .select_from(processed_messages)
+                    .where(processed_messages.c.consumer == item_counts.CONSUMER)
+                )
+            creates_and_deletes = sum(n for (_, k), n in expected.items() if k != "updated")
+            return (
+                pending == 0
+                and handled == sum(expected.values())
+                and counted == creates_and_deletes
+            )
 
         for _ in range(600):
             if await settled():
@@ -169,6 +180,13 @@ async def test_item_changes_survive_a_broker_restart_exactly_once(
         created = sum(n for (_, kind), n in expected.items() if kind == "created")
         deleted = sum(n for (_, kind), n in expected.items() if kind == "deleted")
         assert live == created - deleted
+        # acme-accounts' item counts, kept from the same events, match the table too.
+        async with container.database.unit_of_work() as uow:
+            for owner in OWNERS:
+                owned = await uow.connection.scalar(
+                    select(func.count()).select_from(items).where(items.c.owner_id == owner)
+                )
+                assert await item_counts.item_count(uow, owner) == owned
     finally:
         await consumer.close()
         await container.aclose()

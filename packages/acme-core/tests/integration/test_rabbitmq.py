@@ -12,6 +12,7 @@ import pytest
 from acme.core.errors import Unavailable
 from acme.core.messaging import DeliveryFailed, Message, Unroutable
 from acme.core.messaging.rabbitmq import ATTEMPT_HEADER, ERROR_HEADER, RabbitMQBus
+from acme.core.testing import delete_rabbitmq_topology
 
 pytestmark = pytest.mark.integration
 
@@ -35,17 +36,7 @@ async def make_bus(amqp_url: str, run_id: str) -> AsyncIterator[BusFactory]:
     yield factory
     for bus in buses:
         await bus.close()
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        for bus in buses:
-            for subscription in bus._subscriptions:
-                name = subscription.consumer
-                for queue in [name, f"{name}.dead"] + [
-                    bus._retry_queue_name(name, d) for d in set(bus.retry_delays)
-                ]:
-                    await channel.queue_delete(queue)
-        await channel.exchange_delete(exchange)
+        await delete_rabbitmq_topology(amqp_url, exchange, bus.queue_names())
 
 
 def consumer_name(run_id: str, label: str) -> str:
@@ -122,7 +113,7 @@ async def test_a_poison_message_is_dead_lettered_after_max_attempts(
     connection = await aio_pika.connect(amqp_url)
     async with connection:
         channel = await connection.channel()
-        queue = await channel.get_queue(f"{name}.dead", ensure=True)
+        queue = await channel.get_queue(bus.dead_letter_queue_name(name), ensure=True)
         dead = None
         for _ in range(100):
             dead = await queue.get(fail=False)
@@ -155,7 +146,7 @@ async def test_unreadable_bodies_go_straight_to_the_dead_letter_queue(
         channel = await connection.channel()
         exchange = await channel.get_exchange(make_bus.exchange)  # type: ignore[attr-defined]
         await exchange.publish(aio_pika.Message(b"not json"), routing_key="item.created")
-        queue = await channel.get_queue(f"{name}.dead", ensure=True)
+        queue = await channel.get_queue(bus.dead_letter_queue_name(name), ensure=True)
         dead = None
         for _ in range(100):
             dead = await queue.get(fail=False)
@@ -193,3 +184,27 @@ async def test_an_unreachable_broker_is_unavailable() -> None:
         await bus.start()
     with pytest.raises(Unavailable):
         await bus.ping()
+
+
+async def test_one_consumer_with_several_topics_has_one_queue(
+    make_bus: BusFactory, run_id: str, amqp_url: str
+) -> None:
+    bus = make_bus()
+    seen: list[tuple[str, str]] = []
+
+    async def on_items(message: Message) -> None:
+        seen.append(("items", message.type))
+
+    async def on_accounts(message: Message) -> None:
+        seen.append(("accounts", message.type))
+
+    name = consumer_name(run_id, "several")
+    bus.subscribe("item.*", on_items, consumer=name)
+    bus.subscribe("account.created", on_accounts, consumer=name)
+    await bus.start()
+    await bus.publish(Message("item.created", {}))
+    await bus.publish(Message("account.created", {}))
+    await wait_for(lambda: len(seen) == 2)
+    assert sorted(seen) == [("accounts", "account.created"), ("items", "item.created")]
+    assert bus.queue_name(name) in bus.queue_names()
+    assert len(bus.queue_names()) == 2 + len(set(bus.retry_delays))

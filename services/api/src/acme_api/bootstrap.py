@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from acme.accounts import interface as accounts
+from acme.accounts import item_counts
 from acme.accounts.dependencies import AccountsDeps
 from acme.accounts.dependencies import setup as setup_accounts
 from acme.core.config import ConfigError
@@ -171,6 +172,7 @@ def build_bus(settings: Settings) -> MessageBus:
 
 def subscribe_consumers(bus: MessageBus, database: Database) -> None:
     """Every component's event consumers, on this process's bus."""
+    item_counts.subscribe(bus, database.unit_of_work)
 
 
 async def build(settings: Settings, *, consume: bool = True) -> Container:

@@ -15,8 +15,9 @@ from . import bootstrap
 from .__about__ import __version__
 from .metrics import METRICS_PATH, HttpMetrics, MetricsMiddleware, metrics_endpoint
 from .middleware import RequestContextMiddleware
+from .openapi import install_openapi
 from .problems import install_problem_handlers
-from .routes import accounts, auth, health, pages, well_known
+from .routes import accounts, auth, health, items, pages, well_known
 from .settings import Settings
 
 __all__ = ["create_app"]
@@ -74,4 +75,6 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.include_router(auth.router)
     app.include_router(accounts.router)
     app.include_router(pages.router)
+    app.include_router(items.router)
+    install_openapi(app)
     return app

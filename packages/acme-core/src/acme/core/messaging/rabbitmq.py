@@ -1,15 +1,17 @@
 """The RabbitMQ adapter of the message bus (aio-pika; install ``acme-core[rabbitmq]``).
 
-Topology, per bus (``exchange``) and per subscription (``consumer``):
+Topology, per bus (``exchange``) and per subscription (``consumer``); queue
+names start with the exchange's, so two deployments can share a virtual host:
 
-- ``exchange``: a durable topic exchange; a message's type is its routing key;
-- ``<consumer>``: a durable queue (a quorum queue where the server supports
-  them) bound with the subscription's topic, dead-lettering to ``<consumer>.dead``
-  after too many redeliveries (a message that crashes its consumer every time);
-- ``<consumer>.retry.<ms>``: one durable delay queue per backoff step; a failed
-  message waits there for its TTL and then returns to ``<consumer>`` only;
-- ``<consumer>.dead``: the dead-letter queue, where a message lands after
-  ``max_attempts`` failed attempts (headers say why), for an operator to inspect.
+- ``<exchange>``: a durable topic exchange; a message's type is its routing key;
+- ``<exchange>.<consumer>``: a durable queue (a quorum queue where the server
+  supports them) bound with each of the consumer's topics, dead-lettering to
+  its ``.dead`` queue after too many redeliveries (a message that crashes its
+  consumer every time);
+- ``<exchange>.<consumer>.retry.<ms>``: one durable delay queue per backoff
+  step; a failed message waits there for its TTL, then returns to its queue only;
+- ``<exchange>.<consumer>.dead``: the dead-letter queue, where a message lands
+  after ``max_attempts`` failed attempts (headers say why), for an operator.
 
 Publishing waits for the broker's confirm; ``mandatory`` is set and a returned
 (unroutable) message raises :class:`Unroutable`. A delivery is acked only
@@ -21,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from acme.core.errors import Malformed, Unavailable
@@ -29,6 +31,7 @@ from acme.core.logging import bind_request_id, register_secret
 
 from ._message import Message
 from ._port import DeliveryFailed, Handler, Unroutable
+from .memory import topic_matches
 
 if TYPE_CHECKING:
     from aio_pika.abc import (
@@ -74,11 +77,18 @@ def _server_version(connection: AbstractRobustConnection) -> tuple[int, ...]:
 
 @dataclass(slots=True)
 class _Subscription:
-    topic: str
-    handler: Handler
+    """One consumer's queue: every topic it is bound with, and the handler of each."""
+
     consumer: str
+    routes: list[tuple[str, Handler]] = field(default_factory=list)
     queue: AbstractQueue | None = None
     consumer_tag: str | None = None
+
+    def handler_for(self, message_type: str) -> Handler | None:
+        for topic, handler in self.routes:
+            if topic_matches(topic, message_type):
+                return handler
+        return None
 
 
 class RabbitMQBus:
@@ -124,7 +134,7 @@ class RabbitMQBus:
         self.reconnect_interval = reconnect_interval
         self.shutdown_timeout = shutdown_timeout
         self._quorum = quorum
-        self._subscriptions: list[_Subscription] = []
+        self._subscriptions: dict[str, _Subscription] = {}
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
         self._ping_channel: AbstractChannel | None = None
@@ -138,9 +148,11 @@ class RabbitMQBus:
         return f"RabbitMQBus(exchange={self.exchange_name!r})"
 
     def subscribe(self, topic: str, handler: Handler, *, consumer: str) -> None:
+        """Bind ``consumer``'s queue to ``topic``; repeat to bind one queue to several."""
         if self._connection is not None:
             raise RuntimeError("subscribe before start()")
-        self._subscriptions.append(_Subscription(topic, handler, consumer))
+        subscription = self._subscriptions.setdefault(consumer, _Subscription(consumer))
+        subscription.routes.append((topic, handler))
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -176,7 +188,7 @@ class RabbitMQBus:
         self._exchange = await self._channel.declare_exchange(
             self.exchange_name, aio_pika.ExchangeType.TOPIC, durable=True
         )
-        for subscription in self._subscriptions:
+        for subscription in self._subscriptions.values():
             await self._start_consumer(subscription)
         logger.info(
             "RabbitMQ bus started: exchange %s, %d subscription(s), %s queues",
@@ -198,21 +210,40 @@ class RabbitMQBus:
             arguments["x-delivery-limit"] = max(10, self.max_attempts * 2)
         return arguments
 
+    def queue_name(self, consumer: str) -> str:
+        """The queue of ``consumer`` (``<exchange>.<consumer>``)."""
+        return f"{self.exchange_name}.{consumer}"
+
+    def dead_letter_queue_name(self, consumer: str) -> str:
+        """Where ``consumer``'s messages go after ``max_attempts`` failures."""
+        return f"{self.queue_name(consumer)}.dead"
+
+    def queue_names(self) -> list[str]:
+        """Every queue this bus declares for its subscriptions."""
+        names = []
+        for consumer in self._subscriptions:
+            names.append(self.queue_name(consumer))
+            names.append(self.dead_letter_queue_name(consumer))
+            names.extend(
+                self._retry_queue_name(consumer, d) for d in sorted(set(self.retry_delays))
+            )
+        return names
+
     def _retry_queue_name(self, consumer: str, delay: float) -> str:
-        return f"{consumer}.retry.{round(delay * 1000)}ms"
+        return f"{self.queue_name(consumer)}.retry.{round(delay * 1000)}ms"
 
     async def _start_consumer(self, subscription: _Subscription) -> None:
         assert self._connection is not None
         channel = await self._connection.channel(publisher_confirms=False)
         await channel.set_qos(prefetch_count=self.prefetch)
         self._consume_channels.append(channel)
-        name = subscription.consumer
-        dead = f"{name}.dead"
+        name = self.queue_name(subscription.consumer)
+        dead = self.dead_letter_queue_name(subscription.consumer)
         dead_arguments = {"x-queue-type": "quorum"} if self._quorum else {}
         await channel.declare_queue(dead, durable=True, arguments=dead_arguments)
         for delay in sorted(set(self.retry_delays)):
             await channel.declare_queue(
-                self._retry_queue_name(name, delay),
+                self._retry_queue_name(subscription.consumer, delay),
                 durable=True,
                 arguments={
                     "x-message-ttl": round(delay * 1000),
@@ -223,7 +254,8 @@ class RabbitMQBus:
         queue = await channel.declare_queue(
             name, durable=True, arguments=self._queue_arguments(dead)
         )
-        await queue.bind(self.exchange_name, routing_key=subscription.topic)
+        for topic, _ in subscription.routes:
+            await queue.bind(self.exchange_name, routing_key=topic)
         subscription.queue = queue
 
         async def on_message(incoming: AbstractIncomingMessage) -> None:
@@ -234,7 +266,7 @@ class RabbitMQBus:
     async def close(self) -> None:
         """Stop consuming, wait for in-flight handlers (bounded), then disconnect."""
         self._closing = True
-        for subscription in self._subscriptions:
+        for subscription in self._subscriptions.values():
             if subscription.queue is not None and subscription.consumer_tag is not None:
                 try:
                     await subscription.queue.cancel(subscription.consumer_tag)
@@ -343,9 +375,15 @@ class RabbitMQBus:
             logger.error("consumer %s: unreadable message dead-lettered", subscription.consumer)
             await self._dead_letter(subscription, incoming, attempt, exc.detail)
             return
+        handler = subscription.handler_for(message.type)
+        if handler is None:  # a binding left behind by an older deployment
+            await self._dead_letter(
+                subscription, incoming, attempt, f"no handler for {message.type!r}"
+            )
+            return
         with bind_request_id(message.correlation_id):
             try:
-                await subscription.handler(message)
+                await handler(message)
             except asyncio.CancelledError:
                 raise  # shutdown: no ack, the broker redelivers
             except Exception as exc:  # noqa: BLE001 - any handler failure is retried
@@ -399,7 +437,7 @@ class RabbitMQBus:
     ) -> None:
         await self._forward(
             incoming,
-            f"{subscription.consumer}.dead",
+            self.dead_letter_queue_name(subscription.consumer),
             {ATTEMPT_HEADER: attempt, ERROR_HEADER: reason},
         )
 

@@ -11,6 +11,7 @@ from ._services import (
     DEFAULT_TEST_AMQP_URL,
     DEFAULT_TEST_DATABASE_URL,
     ServiceUnavailable,
+    delete_rabbitmq_topology,
     services_required,
 )
 
@@ -18,5 +19,6 @@ __all__ = [
     "DEFAULT_TEST_AMQP_URL",
     "DEFAULT_TEST_DATABASE_URL",
     "ServiceUnavailable",
+    "delete_rabbitmq_topology",
     "services_required",
 ]

@@ -80,3 +80,15 @@ def check_amqp(url: str | None = None) -> str:
     except OSError as exc:
         raise ServiceUnavailable(f"RabbitMQ at {host}:{port}: {exc}") from exc
     return amqp_url
+
+
+async def delete_rabbitmq_topology(url: str, exchange: str, queues: list[str]) -> None:
+    """Delete a test's exchange and queues from a shared broker (missing ones are fine)."""
+    import aio_pika
+
+    connection = await aio_pika.connect(url)
+    async with connection:
+        channel = await connection.channel()
+        for queue in queues:
+            await channel.queue_delete(queue)
+        await channel.exchange_delete(exchange)

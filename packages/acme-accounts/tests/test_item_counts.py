@@ -1,0 +1,91 @@
+"""The per-account item count, kept from item events (both databases).
+
+The events are built here from their documented payloads: accounts never
+imports the items component, and neither do its tests.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from acme.accounts import item_counts
+from acme.core.errors import Invalid
+from acme.core.messaging import InProcessBus, Message, idempotent
+from acme.core.persistence.database import Database
+
+
+def created(owner: uuid.UUID) -> Message:
+    item = uuid.uuid4()
+    return Message(
+        "item.created",
+        {
+            "id": str(item),
+            "owner_id": str(owner),
+            "title": "t",
+            "order": 0,
+            "tags": [],
+            "created_at": "2026-01-01T00:00:00+00:00",
+        },
+    )
+
+
+def deleted(owner: uuid.UUID) -> Message:
+    return Message("item.deleted", {"id": str(uuid.uuid4()), "owner_id": str(owner)})
+
+
+async def count(database: Database, account: uuid.UUID) -> int:
+    async with database.unit_of_work() as uow:
+        return await item_counts.item_count(uow, account)
+
+
+async def test_counts_follow_events_and_ignore_redeliveries(database: Database) -> None:
+    handler = idempotent(item_counts.CONSUMER, database.unit_of_work, item_counts.apply_event)
+    alice, bob = uuid.uuid4(), uuid.uuid4()
+    await handler(Message("account.created", {"account_id": str(alice), "issuer": "x"}))
+    assert await count(database, alice) == 0
+    first = created(alice)
+    for message in (first, first, created(alice), created(bob), deleted(alice), first):
+        await handler(message)
+    assert await count(database, alice) == 1
+    assert await count(database, bob) == 1
+    assert await count(database, uuid.uuid4()) == 0
+
+
+async def test_out_of_order_events_converge(database: Database) -> None:
+    handler = idempotent(item_counts.CONSUMER, database.unit_of_work, item_counts.apply_event)
+    carol = uuid.uuid4()
+    await handler(deleted(carol))  # delivered before its item.created
+    await handler(created(carol))
+    await handler(Message("account.created", {"account_id": str(carol), "issuer": "x"}))
+    assert await count(database, carol) == 0
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        Message("item.created", {"owner_id": str(uuid.uuid4())}, version=2),
+        Message("item.created", {"id": "x"}),
+        Message("item.deleted", {"owner_id": "not a uuid"}),
+    ],
+)
+async def test_events_it_does_not_understand_are_refused(
+    database: Database, message: Message
+) -> None:
+    handler = idempotent(item_counts.CONSUMER, database.unit_of_work, item_counts.apply_event)
+    with pytest.raises(Invalid):
+        await handler(message)
+
+
+async def test_subscribed_on_a_bus_it_counts_what_is_published(database: Database) -> None:
+    bus = InProcessBus()
+    item_counts.subscribe(bus, database.unit_of_work)
+    await bus.start()
+    dave = uuid.uuid4()
+    for message in (created(dave), created(dave), deleted(dave)):
+        await bus.publish(message)
+    await bus.publish(Message("item.updated", {"owner_id": str(dave)}))  # bound, counts nothing
+    await bus.drain()
+    await bus.close()
+    assert await count(database, dave) == 1

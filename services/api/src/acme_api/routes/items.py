@@ -1,0 +1,195 @@
+"""``/items``: the signed-in account's items.
+
+Handlers return pre-serialised JSON (pydantic-core, straight from the
+dataclasses) instead of letting FastAPI validate and encode a response
+model again; ``response_model`` still documents the shape in OpenAPI.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.security import HTTPBearer
+from starlette.exceptions import HTTPException
+
+from acme.items import interface
+from acme.items.serializers import (
+    ItemCreate,
+    ItemOut,
+    ItemPageOut,
+    ItemPatch,
+    ItemQuery,
+    item_json,
+    page_json,
+)
+from acme_api.dependencies import CurrentAccount, ItemsDeps
+from acme_api.openapi import problems
+
+# Documents the bearer scheme in OpenAPI (the /docs "Authorize" button);
+# CurrentAccount does the actual authentication (bearer or session cookie).
+bearer = HTTPBearer(
+    auto_error=False, description="an access token from /auth or `acme-api token issue`"
+)
+
+router = APIRouter(prefix="/items", tags=["items"], dependencies=[Depends(bearer)])
+
+JSON = "application/json"
+
+ItemId = Annotated[uuid.UUID, Path(description="the item's id")]
+
+
+def etag(version: int) -> str:
+    """The strong entity tag of an item version."""
+    return f'"{version}"'
+
+
+def parse_if_match(value: str) -> frozenset[int] | None:
+    """The versions an ``If-Match`` header accepts; ``None`` for ``*`` (any version).
+
+    Weak tags never match (RFC 9110 13.1.1: If-Match uses strong comparison);
+    a list with no usable tag matches nothing, so the update fails with 412.
+    """
+    versions = set()
+    for raw in value.split(","):
+        tag = raw.strip()
+        if tag == "*":
+            return None
+        if len(tag) >= 2 and tag[0] == tag[-1] == '"' and tag[1:-1].isdigit():
+            versions.add(int(tag[1:-1]))
+    return frozenset(versions)
+
+
+def _item_response(body: bytes, version: int, *, status: int = 200, **headers: str) -> Response:
+    return Response(
+        body, status_code=status, media_type=JSON, headers={"ETag": etag(version), **headers}
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ItemOut,
+    summary="Create an item",
+    response_description="The new item; `Location` is its URL, `ETag` its version",
+    responses=problems(401, 413, 422),
+)
+async def create_item(
+    request: Request, body: ItemCreate, account: CurrentAccount, deps: ItemsDeps
+) -> Response:
+    """Create an item owned by the signed-in account (publishes `item.created`)."""
+    item = await interface.create_item(deps, owner_id=account.id, data=body)
+    location = str(request.url_for("get_item", item_id=str(item.id)))
+    return _item_response(item_json(item), item.version, status=201, Location=location)
+
+
+@router.get(
+    "",
+    response_model=ItemPageOut,
+    summary="List my items",
+    response_description="One page; `next` (and the `Link` header) leads to the next",
+    responses=problems(400, 401, 422),
+)
+async def list_items(
+    request: Request,
+    query: Annotated[ItemQuery, Query()],
+    account: CurrentAccount,
+    deps: ItemsDeps,
+) -> Response:
+    """The signed-in account's items, filtered, newest first unless `sort` says otherwise.
+
+    Pages are keyset-paginated: follow `next` until it is `null`. A cursor
+    only works with the filters and sort it was made for; a malformed one is
+    a 400.
+    """
+    page = await interface.list_items(deps, owner_id=account.id, query=query)
+    headers = {}
+    next_url = None
+    if page.next_cursor is not None:
+        next_url = str(request.url.include_query_params(cursor=page.next_cursor))
+        headers["Link"] = f'<{next_url}>; rel="next"'
+    return Response(page_json(page.items, next_url), media_type=JSON, headers=headers)
+
+
+@router.get(
+    "/{item_id}",
+    response_model=ItemOut,
+    summary="Get one of my items",
+    response_description="The item; `ETag` is its version",
+    responses={
+        304: {"description": "Not modified (`If-None-Match` matched)"},
+        **problems(401, 404, 422),
+    },
+)
+async def get_item(
+    item_id: ItemId,
+    account: CurrentAccount,
+    deps: ItemsDeps,
+    if_none_match: Annotated[str | None, Header(max_length=1024)] = None,
+) -> Response:
+    """One item of the signed-in account. Another account's item is a 404."""
+    item = await interface.get_item(deps, owner_id=account.id, item_id=item_id)
+    if if_none_match is not None:
+        tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+        if "*" in tags or etag(item.version) in tags:
+            return Response(status_code=304, headers={"ETag": etag(item.version)})
+    return _item_response(item_json(item), item.version)
+
+
+@router.patch(
+    "/{item_id}",
+    response_model=ItemOut,
+    summary="Change one of my items",
+    response_description="The changed item; `ETag` is its new version",
+    responses=problems(401, 404, 412, 413, 422, 428),
+)
+async def update_item(
+    item_id: ItemId,
+    body: ItemPatch,
+    account: CurrentAccount,
+    deps: ItemsDeps,
+    if_match: Annotated[
+        str | None,
+        Header(
+            max_length=1024,
+            description='the `ETag` you last saw, e.g. `"3"`; required (428 without it)',
+        ),
+    ] = None,
+) -> Response:
+    """Change the fields sent; leave out the others. 412 when the item changed meanwhile."""
+    if if_match is None:
+        raise HTTPException(428, "send If-Match with the item's ETag to change it")
+    item = await interface.update_item(
+        deps,
+        owner_id=account.id,
+        item_id=item_id,
+        expected_versions=parse_if_match(if_match),
+        patch=body,
+    )
+    return _item_response(item_json(item), item.version)
+
+
+@router.delete(
+    "/{item_id}",
+    status_code=204,
+    summary="Delete one of my items",
+    response_description="Deleted",
+    responses=problems(401, 404, 412, 422),
+)
+async def delete_item(
+    item_id: ItemId,
+    account: CurrentAccount,
+    deps: ItemsDeps,
+    if_match: Annotated[
+        str | None, Header(max_length=1024, description="optional: delete only this version")
+    ] = None,
+) -> Response:
+    """Delete an item of the signed-in account (publishes `item.deleted`)."""
+    await interface.delete_item(
+        deps,
+        owner_id=account.id,
+        item_id=item_id,
+        expected_versions=None if if_match is None else parse_if_match(if_match),
+    )
+    return Response(status_code=204)
