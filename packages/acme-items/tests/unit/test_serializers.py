@@ -79,3 +79,14 @@ def test_queries_cap_the_page_size_and_know_their_sorts() -> None:
         ItemQuery.model_validate({"sort": "title"})
     with pytest.raises(ValidationError):
         ItemQuery.model_validate({"unknown": 1})
+
+
+@pytest.mark.parametrize(("sent", "kept"), [(3, 3), (3.0, 3), (-2, -2)])
+def test_an_order_is_a_json_integer(sent: object, kept: int) -> None:
+    assert ItemCreate.model_validate({"title": "t", "order": sent}).order == kept
+
+
+@pytest.mark.parametrize("sent", [True, False, "3", 3.5, None, float("nan")])
+def test_an_order_is_nothing_else(sent: object) -> None:
+    with pytest.raises(ValidationError):
+        ItemCreate.model_validate({"title": "t", "order": sent})

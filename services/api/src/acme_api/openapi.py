@@ -39,7 +39,7 @@ class Problem(BaseModel):
 
 
 _WHY = {
-    400: "Malformed request (e.g. a malformed cursor)",
+    400: "Malformed request (a body that is not UTF-8 JSON, a malformed cursor)",
     401: "Missing, invalid or expired credentials",
     403: "The account may not do this",
     404: "No such resource (or not yours)",
@@ -51,6 +51,7 @@ _WHY = {
     503: "A dependency is down",
 }
 _REF = {"$ref": "#/components/schemas/Problem"}
+_NO_BODY = {"204", "301", "302", "303", "304", "307", "308"}  # answered without a body
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -70,7 +71,13 @@ def document_problems(schema: dict[str, Any]) -> dict[str, Any]:
     components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
+            if "requestBody" in operation:
+                # Every body is parsed and size-checked before any handler runs.
+                for status in ("400", "413"):
+                    operation["responses"].setdefault(status, {"description": _WHY[int(status)]})
             for status, response in operation.get("responses", {}).items():
+                if str(status) in _NO_BODY:
+                    response.pop("content", None)
                 if _is_error(str(status)):
                     response["content"] = {PROBLEM_JSON: {"schema": dict(_REF)}}
                     if status == "422":

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
+from starlette.routing import Match, Route
 
 from acme.core.errors import (
     Conflict,
@@ -162,7 +163,22 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         detail = None
     if status == 404 and detail is None:
         detail = f"no resource at {request.url.path}"
-    return problem_response(request, status=status, code=code, detail=detail, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if status == 405:
+        # Starlette names only the methods of the first route on the path; a
+        # path served by several routes (GET and POST /items) allows them all.
+        headers["Allow"] = ", ".join(_allowed_methods(request))
+    return problem_response(request, status=status, code=code, detail=detail, headers=headers)
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches(request.scope)
+            if match is not Match.NONE:
+                methods |= route.methods
+    return sorted(methods)
 
 
 def install_problem_handlers(app: FastAPI) -> None:

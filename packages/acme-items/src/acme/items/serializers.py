@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     JsonValue,
@@ -66,7 +67,20 @@ Tag = Annotated[
     str, StringConstraints(min_length=1, max_length=TAG_MAX, pattern=r"^[A-Za-z0-9][\w.:-]*$")
 ]
 Tags = Annotated[list[Tag], Field(max_length=TAGS_MAX)]
-Order = Annotated[int, Field(ge=ORDER_MIN, le=ORDER_MAX)]
+
+
+def _json_integer(value: Any) -> Any:
+    # JSON Schema's integer: `3` and `3.0`, never `true` nor `"3"` (pydantic's lax
+    # mode would take both); the query string's text is parsed separately.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be an integer")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValueError("must be an integer")
+    return int(value)
+
+
+Order = Annotated[int, Field(ge=ORDER_MIN, le=ORDER_MAX), BeforeValidator(_json_integer)]
+OrderQuery = Annotated[int, Field(ge=ORDER_MIN, le=ORDER_MAX)]
 
 
 def _finite(value: Any) -> None:
@@ -133,7 +147,7 @@ class ItemQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    order: Order | None = Field(None, description="only items with this order")
+    order: OrderQuery | None = Field(None, description="only items with this order")
     tag: Tag | None = Field(None, description="only items carrying this tag")
     title_prefix: (
         Annotated[str, StringConstraints(min_length=1, max_length=TITLE_MAX, pattern=r"^[^\x00]*$")]

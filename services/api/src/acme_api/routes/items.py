@@ -67,13 +67,32 @@ def _item_response(body: bytes, version: int, *, status: int = 200, **headers: s
     )
 
 
+_ETAG = {"ETag": {"description": 'the version, e.g. `"3"`', "schema": {"type": "string"}}}
+_LOCATION = {"Location": {"description": "the new item's URL", "schema": {"type": "string"}}}
+
+# OpenAPI links: what a client (or a schema-driven test) can do with a new item.
+_ITEM_ID = {"item_id": "$response.body#/id"}
+_LINKS = {
+    "GetItem": {"operationId": "get_item", "parameters": _ITEM_ID},
+    "UpdateItem": {
+        "operationId": "update_item",
+        "parameters": _ITEM_ID | {"header.If-Match": "$response.header.ETag"},
+    },
+    "DeleteItem": {"operationId": "delete_item", "parameters": _ITEM_ID},
+}
+
+
 @router.post(
     "",
     status_code=201,
+    operation_id="create_item",
     response_model=ItemOut,
     summary="Create an item",
     response_description="The new item; `Location` is its URL, `ETag` its version",
-    responses=problems(401, 413, 422),
+    responses={
+        201: {"links": _LINKS, "headers": {**_LOCATION, **_ETAG}},
+        **problems(401, 413, 422),
+    },
 )
 async def create_item(
     request: Request, body: ItemCreate, account: CurrentAccount, deps: ItemsDeps
@@ -86,6 +105,7 @@ async def create_item(
 
 @router.get(
     "",
+    operation_id="list_items",
     response_model=ItemPageOut,
     summary="List my items",
     response_description="One page; `next` (and the `Link` header) leads to the next",
@@ -114,11 +134,13 @@ async def list_items(
 
 @router.get(
     "/{item_id}",
+    operation_id="get_item",
     response_model=ItemOut,
     summary="Get one of my items",
     response_description="The item; `ETag` is its version",
     responses={
-        304: {"description": "Not modified (`If-None-Match` matched)"},
+        200: {"headers": _ETAG},
+        304: {"description": "Not modified (`If-None-Match` matched)", "headers": _ETAG},
         **problems(401, 404, 422),
     },
 )
@@ -139,10 +161,11 @@ async def get_item(
 
 @router.patch(
     "/{item_id}",
+    operation_id="update_item",
     response_model=ItemOut,
     summary="Change one of my items",
     response_description="The changed item; `ETag` is its new version",
-    responses=problems(401, 404, 412, 413, 422, 428),
+    responses={200: {"headers": _ETAG}, **problems(401, 404, 412, 413, 422, 428)},
 )
 async def update_item(
     item_id: ItemId,
@@ -172,6 +195,7 @@ async def update_item(
 
 @router.delete(
     "/{item_id}",
+    operation_id="delete_item",
     status_code=204,
     summary="Delete one of my items",
     response_description="Deleted",
