@@ -15,7 +15,7 @@ from .database import DEFAULT_ADMIN_URL, BenchDatabase, DatabaseError
 from .dataset import DataFiles, health_files
 from .drivers import DriverError
 from .engine import Experiment, run_experiment
-from .provision import new_keys, provision_database, server_env
+from .provision import issue_accounts, new_keys, seed_database, server_env
 from .report import Check, Section, write_report
 from .seeding import parse_size
 from .stack import StackError
@@ -55,7 +55,7 @@ def provision(
     directory: Path,
     env: dict[str, str],
 ) -> DataFiles:
-    """Seed a migrated database for a scenario and write its tokens and request lists.
+    """Accounts, tokens and items for a migrated database, and the files scenarios read.
 
     Raises:
         BenchError: the size is malformed, or tokens could not be issued.
@@ -64,9 +64,8 @@ def provision(
         return health_files(directory)
     try:
         items = parse_size(size)
-        return provision_database(
-            database, bin_dir=bin_dir, env=env, size=items, directory=directory
-        )
+        tokens = issue_accounts(bin_dir, env, directory=directory)
+        return seed_database(database, tokens_file=tokens, size=items, directory=directory)
     except (ValueError, TokenError) as exc:
         raise BenchError(str(exc)) from exc
 
@@ -149,38 +148,39 @@ def finish(
 
 
 def _report_data(args: argparse.Namespace, run_dir: Path, keys: str) -> plans.ReportData:
-    small = BenchDatabase.create(admin_url(args), label="report")
-    large = None
+    """The small database and, unless skipped, a large copy of it, both seeded.
+
+    The large one is cloned from the small one once its accounts exist, so
+    the same tokens serve both and are issued once.
+    """
+    databases: list[BenchDatabase] = [BenchDatabase.create(admin_url(args), label="report")]
     try:
-        small_env = server_env(small, keys=keys)
-        migrated(small, CURRENT_BIN, small_env)
-        small_files = provision(
-            small,
-            bin_dir=CURRENT_BIN,
-            size=args.size,
-            scenario="items",
-            directory=run_dir / "data-small",
-            env=small_env,
+        small = databases[0]
+        env = server_env(small, keys=keys)
+        migrated(small, CURRENT_BIN, env)
+        try:
+            small_size = parse_size(args.size)
+            large_size = 0 if args.deep_size.lower() == "skip" else parse_size(args.deep_size)
+            tokens = issue_accounts(CURRENT_BIN, env, directory=run_dir / "data-small")
+        except (ValueError, TokenError) as exc:
+            raise BenchError(str(exc)) from exc
+        large = None
+        if large_size:
+            large = small.clone(label="report_large")
+            databases.append(large)
+        small_files = seed_database(
+            small, tokens_file=tokens, size=small_size, directory=run_dir / "data-small"
         )
-        if args.deep_size.lower() == "skip":
+        if large is None:
             return plans.ReportData(small, small_files)
-        large = BenchDatabase.create(admin_url(args), label="report_large")
-        large_env = server_env(large, keys=keys)
-        migrated(large, CURRENT_BIN, large_env)
-        large_files = provision(
-            large,
-            bin_dir=CURRENT_BIN,
-            size=args.deep_size,
-            scenario="items",
-            directory=run_dir / "data-large",
-            env=large_env,
+        large_files = seed_database(
+            large, tokens_file=tokens, size=large_size, directory=run_dir / "data-large"
         )
         return plans.ReportData(small, small_files, large, large_files)
     except BaseException:
         if not args.keep_db:
-            for database in (small, large):
-                if database is not None:
-                    database.drop()
+            for database in databases:
+                database.drop()
         raise
 
 

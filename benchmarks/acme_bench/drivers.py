@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .debian import MissingTool, debian_tool
 from .loadgen_cpu import ENV_VAR as CPU_LOG_VAR
 from .loadgen_cpu import count_events, read_window_cpu
 from .parsing import (
@@ -217,15 +217,15 @@ def run_locust(
 
 
 def wrk_binary() -> str:
-    """The wrk executable (Debian's ``wrk`` package).
+    """The wrk executable (Debian's package, installed when missing and possible).
 
     Raises:
-        DriverError: wrk is not installed.
+        DriverError: wrk is not installed and could not be.
     """
-    found = shutil.which("wrk")
-    if not found:
-        raise DriverError("wrk is not installed: apt-get install wrk (Debian's package)")
-    return found
+    try:
+        return debian_tool("wrk", "wrk")
+    except MissingTool as exc:
+        raise DriverError(str(exc)) from None
 
 
 def run_wrk(

@@ -14,10 +14,10 @@ from .dataset import DataFiles, Request, write_request_list
 from .seeding import AccountData, SeedResult, seed_items
 from .tokens import generate_keys, issue_tokens, token_subject
 
-__all__ = ["PAGE_SIZE", "deep_cursor", "provision_database", "server_env"]
+__all__ = ["PAGE_SIZE", "deep_cursor", "issue_accounts", "seed_database", "server_env"]
 
 PAGE_SIZE = 100  # the API's largest page: the seed's filter returns about 100 rows
-DEFAULT_ACCOUNTS = 8
+DEFAULT_ACCOUNTS = 4
 
 
 def server_env(database: BenchDatabase, *, keys: str) -> dict[str, str]:
@@ -107,29 +107,32 @@ def _describe(seeded: SeedResult | None, tokens: int) -> dict[str, Any]:
     }
 
 
-def provision_database(
-    database: BenchDatabase,
-    *,
-    bin_dir: Path,
-    env: Mapping[str, str],
-    size: int,
-    directory: Path,
-    accounts: int = DEFAULT_ACCOUNTS,
-) -> DataFiles:
-    """Issue the accounts' tokens, seed ``size`` items, write the dataset and request lists.
-
-    ``size`` 0 seeds nothing (scenarios that need no items).
-    """
+def issue_accounts(
+    bin_dir: Path, env: Mapping[str, str], *, directory: Path, accounts: int = DEFAULT_ACCOUNTS
+) -> Path:
+    """Create the benchmark accounts and issue their tokens; return the token file."""
     started = time.monotonic()
     directory.mkdir(parents=True, exist_ok=True)
     tokens_file = directory / "tokens.txt"
-    tokens = issue_tokens(bin_dir, env, accounts=accounts, out=tokens_file)
+    issue_tokens(bin_dir, env, accounts=accounts, out=tokens_file)
     print(f"  {accounts} accounts, tokens issued ({time.monotonic() - started:.0f}s)")
+    return tokens_file
+
+
+def seed_database(
+    database: BenchDatabase, *, tokens_file: Path, size: int, directory: Path
+) -> DataFiles:
+    """Seed ``size`` items over the token file's accounts; write the dataset and request lists.
+
+    ``size`` 0 seeds nothing (scenarios that need no items).
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    tokens = tokens_file.read_text(encoding="ascii").split()
     seeded = None
     if size:
         owners = [token_subject(token) for token in tokens]
         seeded = seed_items(database.dsn, owners, size)
-        print(f"  {size} items seeded in {seeded.seconds:.0f}s")
+        print(f"  {size} items seeded in {seeded.seconds:.0f}s ({database.name})")
     dataset = directory / "dataset.json"
     dataset.write_text(json.dumps(_describe(seeded, len(tokens)), indent=1) + "\n")
     accounts_file = directory / "accounts.txt"

@@ -11,7 +11,6 @@ runs on the same server with the same settings.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -24,6 +23,7 @@ from pathlib import Path
 from string import Template
 from types import TracebackType
 
+from .debian import MissingTool, debian_tool
 from .drivers import BENCH_DIR
 from .parsing import summarize_lines
 
@@ -70,17 +70,15 @@ def free_port() -> int:
 
 
 def nginx_binary() -> str:
-    """The nginx executable (Debian's package).
+    """The nginx executable (Debian's package, installed when missing and possible).
 
     Raises:
-        StackError: nginx is not installed.
+        StackError: nginx is not installed and could not be.
     """
-    found = shutil.which("nginx") or (
-        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
-    )
-    if not found:
-        raise StackError("nginx is not installed: apt-get install nginx (Debian's package)")
-    return found
+    try:
+        return debian_tool("nginx", "nginx")
+    except MissingTool as exc:
+        raise StackError(str(exc)) from None
 
 
 def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
