@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import random
 from typing import Any
+from urllib.parse import urlsplit
 
 from locust import constant, events, task
 from locust.contrib.fasthttp import FastHttpUser
@@ -82,21 +83,26 @@ class RealisticMix(BenchUser):
 
     def on_start(self) -> None:
         super().on_start()
-        self.cursor: str | None = None
+        self.next_url: str | None = None
         self.pages = 0
         self.mine: list[tuple[str, str]] = []  # (id, etag) of items this user created
 
     @task(4)
     def browse(self) -> None:
-        url = "/items?limit=20" + (f"&cursor={self.cursor}" if self.cursor else "")
-        name = "GET /items?cursor" if self.cursor else "GET /items"
+        """The first page, then up to two more by following ``next``."""
+        url = self.next_url or "/items?limit=20"
+        name = "GET /items?cursor" if self.next_url else "GET /items"
         with self.client.get(url, headers=self.auth, name=name, catch_response=True) as response:
             if response.status_code != 200:
                 response.failure(f"status {response.status_code}")
+                self.next_url = None
                 return
             self.pages += 1
-            self.cursor = (response.json() or {}).get("next_cursor") if self.pages < 3 else None
-            if self.cursor is None:
+            following = response.json().get("next") if self.pages < 3 else None
+            self.next_url = (
+                urlsplit(following)._replace(scheme="", netloc="").geturl() if (following) else None
+            )
+            if self.next_url is None:
                 self.pages = 0
 
     @task(4)
