@@ -117,6 +117,8 @@ def _profile_one(
     profile = parse_collapsed(collapsed.read_text().splitlines())
     cpu_ms = 1000 * usage.server_cpu_seconds / max(1, latency.requests)
     notes = [
+        "Samples of the worker's threads while they hold the GIL (py-spy --gil): "
+        "Python at work, waits left out.",
         f"Load: {scenario}, {args.users} users, {args.duration:g}s, 1 worker: "
         f"{latency.rps:.0f} req/s, {cpu_ms:.2f} ms of worker CPU per request.",
         f"Collapsed stacks (for speedscope or flamegraph.pl): `{collapsed.relative_to(run_dir)}`.",

@@ -16,37 +16,43 @@ __all__ = ["Profile", "area_of", "parse_collapsed", "render_profile"]
 _FRAME = re.compile(r"^(?P<function>.*?) \((?P<path>[^()]*?)(?::(?P<line>\d+))?\)$")
 
 AREAS: tuple[tuple[str, str], ...] = (
-    # (path fragment, area); the first match wins, so specific before general
-    ("/acme/core/security/", "acme.core.security (tokens)"),
-    ("/acme/core/persistence/", "acme.core.persistence"),
-    ("/acme/core/messaging/", "acme.core.messaging (outbox, bus)"),
-    ("/acme/core/logging", "acme.core.logging"),
-    ("/acme/core/", "acme.core (other)"),
-    ("/acme/accounts/", "acme.accounts"),
-    ("/acme/items/", "acme.items"),
-    ("/acme_api/", "acme_api"),
-    ("/sqlalchemy/", "sqlalchemy"),
-    ("/asyncpg/", "asyncpg"),
-    ("/fastapi/", "fastapi"),
-    ("/starlette/", "starlette"),
-    ("/pydantic", "pydantic"),
-    ("/uvicorn/", "uvicorn"),
-    ("/httptools/", "uvicorn"),
-    ("/uvloop/", "uvloop"),
-    ("/anyio/", "anyio"),
-    ("/logging/", "logging (stdlib)"),
-    ("/json/", "json (stdlib)"),
-    ("/asyncio/", "asyncio (stdlib)"),
-    ("/jwt/", "jwt / crypto"),
-    ("/cryptography/", "jwt / crypto"),
-    ("/orjson", "orjson"),
+    # (path prefix, area): py-spy shortens paths to the import root (``asyncpg/...``,
+    # and ``core/...`` for the acme namespace); the first match wins.
+    ("core/security/", "acme.core.security (tokens)"),
+    ("core/persistence/", "acme.core.persistence"),
+    ("core/messaging/", "acme.core.messaging (outbox, bus)"),
+    ("core/logging", "acme.core.logging"),
+    ("core/", "acme.core (other)"),
+    ("accounts/", "acme.accounts"),
+    ("items/", "acme.items"),
+    ("acme_api/", "acme_api"),
+    ("acme_bench/", "acme_bench (floor)"),
+    ("sqlalchemy/", "sqlalchemy"),
+    ("asyncpg/", "asyncpg"),
+    ("fastapi/", "fastapi"),
+    ("starlette/", "starlette"),
+    ("pydantic", "pydantic"),
+    ("uvicorn", "uvicorn"),
+    ("httptools/", "uvicorn"),
+    ("uvloop/", "uvloop"),
+    ("anyio/", "anyio (thread pool)"),
+    ("threading.py", "threads (thread pool hand-off)"),
+    ("queue.py", "threads (thread pool hand-off)"),
+    ("logging/", "logging (stdlib)"),
+    ("json/", "json (stdlib)"),
+    ("asyncio/", "asyncio (stdlib)"),
+    ("jwt/", "jwt / crypto"),
+    ("cryptography/", "jwt / crypto"),
+    ("orjson", "orjson"),
+    ("uuid.py", "uuid (stdlib)"),
+    ("gunicorn/", "gunicorn"),
 )
 
 
 def area_of(path: str) -> str:
     """The library or layer a source file belongs to."""
     for fragment, area in AREAS:
-        if fragment in path:
+        if path.startswith(fragment) or f"/{fragment}" in path:
             return area
     return "other"
 

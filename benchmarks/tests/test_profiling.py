@@ -41,6 +41,9 @@ def test_recursion_counts_a_function_once_per_sample() -> None:
     ("path", "area"),
     [
         (f"{SITE}/sqlalchemy/engine/base.py", "sqlalchemy"),
+        ("sqlalchemy/engine/base.py", "sqlalchemy"),
+        ("core/security/tokens.py", "acme.core.security (tokens)"),
+        ("threading.py", "threads (thread pool hand-off)"),
         ("/repo/packages/acme-items/src/acme/items/repository.py", "acme.items"),
         ("/usr/lib/python3.11/logging/__init__.py", "logging (stdlib)"),
         ("/somewhere/else.py", "other"),
