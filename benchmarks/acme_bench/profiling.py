@@ -57,6 +57,13 @@ def area_of(path: str) -> str:
     return "other"
 
 
+# Leaves where a thread sleeps, not works (py-spy's --gil still reports thread-pool
+# threads parked on their queue now and then): left out of the shares.
+IDLE_LEAVES = frozenset(
+    {"Condition.wait (threading.py)", "Event.wait (threading.py)", "Thread.join (threading.py)"}
+)
+
+
 @dataclass(frozen=True)
 class Profile:
     """Sample counts: each function's own (self) and inclusive (total), and each area's own."""
@@ -65,6 +72,7 @@ class Profile:
     self_counts: Counter[str]
     total_counts: Counter[str]
     area_counts: Counter[str]
+    idle_samples: int = 0
 
 
 def _short(path: str) -> str:
@@ -93,7 +101,7 @@ def parse_collapsed(lines: Iterable[str]) -> Profile:
     self_counts: Counter[str] = Counter()
     total_counts: Counter[str] = Counter()
     area_counts: Counter[str] = Counter()
-    samples = 0
+    samples = idle = 0
     for line in lines:
         stack, _, count_text = line.rstrip().rpartition(" ")
         if not stack or not count_text.isdigit():
@@ -102,13 +110,16 @@ def parse_collapsed(lines: Iterable[str]) -> Profile:
         frames = _frames(stack)
         if not frames:
             continue
-        samples += count
         leaf_name, leaf_path = frames[-1]
+        if leaf_name in IDLE_LEAVES:
+            idle += count
+            continue
+        samples += count
         self_counts[leaf_name] += count
         area_counts[area_of(leaf_path)] += count
         for name in {name for name, _ in frames}:
             total_counts[name] += count
-    return Profile(samples, self_counts, total_counts, area_counts)
+    return Profile(samples, self_counts, total_counts, area_counts, idle)
 
 
 def _rows(counts: Counter[str], samples: int, limit: int) -> list[str]:
@@ -121,7 +132,13 @@ def render_profile(
     """A markdown summary: CPU by library, then the hottest functions (self and inclusive)."""
     if not profile.samples:
         return f"## {title}\n\nno samples\n"
-    lines = [f"## {title}", "", f"{profile.samples} samples of the busy worker.", ""]
+    lines = [
+        f"## {title}",
+        "",
+        f"{profile.samples} samples of the busy worker ({profile.idle_samples} of parked "
+        "threads left out).",
+        "",
+    ]
     lines += [*notes, ""] if notes else []
     lines += ["### Own CPU by library", "", "| share | library |", "|---|---|"]
     lines += [

@@ -18,9 +18,11 @@ def test_self_inclusive_and_area_shares() -> None:
         f"fetch ({SITE}/asyncpg/connection.py:120) 50",
         f"run (uvicorn/main.py);verify ({TOKENS}) 20",
         "garbage line without a count",
+        "_bootstrap (threading.py);Queue.get (queue.py:171);Condition.wait (threading.py:327) 7",
     ]
     profile = parse_collapsed(lines)
     assert profile.samples == 100
+    assert profile.idle_samples == 7
     assert profile.self_counts["fetch (asyncpg/connection.py)"] == 50
     assert profile.total_counts["app (fastapi/routing.py)"] == 80
     assert profile.total_counts["run (uvicorn/main.py)"] == 100
