@@ -115,7 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
         "the floor, the mix, token verification, deep pages) and write "
         "summary.json, report.md and chart.png.",
     )
-    add_load_options(report)
+    add_load_options(report, duration="15s")
+    report.add_argument(
+        "--wrk-duration",
+        type=_duration,
+        default=parse_duration("10s"),
+        help="measured time of each wrk run (default: 10s)",
+    )
     report.add_argument("--size", default="10k", help="items to seed (10k, 100k, 1M)")
     report.add_argument(
         "--deep-size",

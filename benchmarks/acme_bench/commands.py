@@ -98,7 +98,7 @@ def run_sections(
         )
         try:
             results = run_experiment(experiment, run_dir=run_dir, server_env=server_env)
-        except (DriverError, StackError) as exc:
+        except (DriverError, StackError, plans.TargetCheckError) as exc:
             raise BenchError(f"{experiment.name}: {exc}") from exc
         sections.append(
             Section(

@@ -1,15 +1,17 @@
 """Experiments: the same load against several targets, in interleaved rounds.
 
-Round 1 measures the targets in order A, B, ...; round 2 in reverse; and so
-on. Each measurement starts its stack fresh, warms it up, then measures while
-the resource sampler watches. Drift from other work on the machine then hits
-every target alike, and a per-round ratio cancels most of it.
+Every target's stack is started first and warmed up before its first
+measurement. Round 1 then measures the targets in order A, B, ...; round 2
+in reverse; and so on, while the resource sampler watches each run. Drift
+from other work on the machine hits every target alike, and a per-round
+ratio cancels most of it.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -35,10 +37,12 @@ class Experiment:
         load: Users, duration, the scenario.
         driver: ``locust`` or ``wrk``.
         rounds: Interleaved rounds.
-        warmup_s: Load before each measurement that is not counted.
+        warmup_s: Load before a target's first measurement, not counted.
         workers: gunicorn workers per target.
         data: Each target's tokens, dataset and request lists, by target name.
             For wrk, ``load.scenario`` names the request list to replay.
+        check: Called with each target's running stack before any load: raise
+            to stop the experiment when the target does not answer as expected.
     """
 
     name: str
@@ -50,6 +54,7 @@ class Experiment:
     warmup_s: float = 5.0
     workers: int = 1
     data: Mapping[str, DataFiles] = field(default_factory=dict)
+    check: Hook | None = None
 
 
 def _drive(
@@ -95,50 +100,42 @@ def _measure(
     experiment: Experiment,
     *,
     target: AppTarget,
+    stack: Stack,
     round_: int,
     run_dir: Path,
-    server_env: Mapping[str, str],
     progress: Progress,
-    before_measure: Hook | None,
+    warm_up: bool,
 ) -> RunResult:
-    """Start the target's stack, warm it up, measure once, stop it."""
+    """Warm the running stack up (first round only), then measure once."""
     out_dir = run_dir / experiment.name
-    workers = target.workers or experiment.workers
     label = f"{experiment.name} {target.name} r{round_}/{experiment.rounds}"
-    nginx = ", behind nginx" if target.nginx else ""
-    progress(f"- {label}: starting {target.name} ({workers} workers{nginx})")
     stem = f"{target.name}_r{round_}"
-    stack = Stack(target=target, workers=workers, env=server_env, run_dir=run_dir / "servers")
-    with stack:
-        if experiment.warmup_s > 0:
-            warm = replace(experiment.load, duration_s=experiment.warmup_s)
-            _drive(
-                experiment,
-                target=target,
-                stack=stack,
-                load=warm,
-                out=out_dir / "warmup" / stem,
-                label=f"{label} warm-up",
-                progress=progress,
-            )
-        if before_measure is not None:
-            before_measure(target, stack)
-        figures = _drive(
+    if warm_up and experiment.warmup_s > 0:
+        _drive(
             experiment,
             target=target,
             stack=stack,
-            load=experiment.load,
-            out=out_dir / stem,
-            label=label,
+            load=replace(experiment.load, duration_s=experiment.warmup_s),
+            out=out_dir / "warmup" / stem,
+            label=f"{label} warm-up",
             progress=progress,
         )
+    figures = _drive(
+        experiment,
+        target=target,
+        stack=stack,
+        load=experiment.load,
+        out=out_dir / stem,
+        label=label,
+        progress=progress,
+    )
     return result(
         experiment=experiment.name,
         target=target.name,
         round_=round_,
         driver=experiment.driver,
         load=experiment.load,
-        workers=workers,
+        workers=stack.workers,
         figures=figures,
         artifacts=_artifacts(experiment, out_dir, stem, run_dir),
     )
@@ -152,32 +149,49 @@ def run_experiment(
     progress: Progress = print,
     before_measure: Hook | None = None,
 ) -> list[RunResult]:
-    """Run every round of an experiment; return one result per target and round."""
+    """Start every target, run the interleaved rounds, stop them; one result per run.
+
+    All targets stay up for the whole experiment (an idle one costs next to
+    nothing) and each is warmed up before its first measurement.
+    """
     results: list[RunResult] = []
-    for round_ in range(1, experiment.rounds + 1):
-        order = list(experiment.targets)
-        if round_ % 2 == 0:
-            order.reverse()
-        for target in order:
-            started = time.monotonic()
-            run = _measure(
-                experiment,
-                target=target,
-                round_=round_,
-                run_dir=run_dir,
-                server_env=server_env,
-                progress=progress,
-                before_measure=before_measure,
+    with ExitStack() as running:
+        stacks: dict[str, Stack] = {}
+        for target in experiment.targets:
+            workers = target.workers or experiment.workers
+            nginx = ", behind nginx" if target.nginx else ""
+            progress(f"- starting {target.name} ({workers} workers{nginx})")
+            stack = Stack(
+                target=target, workers=workers, env=server_env, run_dir=run_dir / "servers"
             )
-            results.append(run)
-            m = run.metrics()
-            progress(
-                f"  => {target.name}: {m['rps']:.0f} rps, p50 {m['p50_ms']:.1f} ms,"
-                f" p99 {m['p99_ms']:.1f} ms, {int(m['failures'])} failed,"
-                f" server {m['server_cpu_ms_per_req']:.2f} ms CPU/req,"
-                f" peak RSS/worker {m['peak_worker_rss_mb']:.0f} MB"
-                f" ({time.monotonic() - started:.0f}s)"
-            )
+            stacks[target.name] = running.enter_context(stack)
+            for hook in (experiment.check, before_measure):
+                if hook is not None:
+                    hook(target, stacks[target.name])
+        for round_ in range(1, experiment.rounds + 1):
+            order = list(experiment.targets)
+            if round_ % 2 == 0:
+                order.reverse()
+            for target in order:
+                started = time.monotonic()
+                run = _measure(
+                    experiment,
+                    target=target,
+                    stack=stacks[target.name],
+                    round_=round_,
+                    run_dir=run_dir,
+                    progress=progress,
+                    warm_up=round_ == 1,
+                )
+                results.append(run)
+                m = run.metrics()
+                progress(
+                    f"  => {target.name} r{round_}: {m['rps']:.0f} rps, p50 {m['p50_ms']:.1f} ms,"
+                    f" p99 {m['p99_ms']:.1f} ms, {int(m['failures'])} failed,"
+                    f" server {m['server_cpu_ms_per_req']:.2f} ms CPU/req,"
+                    f" peak RSS/worker {m['peak_worker_rss_mb']:.0f} MB"
+                    f" ({time.monotonic() - started:.0f}s)"
+                )
     return results
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -11,8 +13,9 @@ from .database import BenchDatabase
 from .dataset import DataFiles
 from .drivers import Load
 from .engine import Experiment
+from .provision import PAGE_SIZE
 from .report import Check, Section
-from .stack import AppTarget
+from .stack import AppTarget, Stack
 from .stats import median, paired_ratios
 
 __all__ = [
@@ -66,6 +69,35 @@ def floor_target(
     )
 
 
+class TargetCheckError(RuntimeError):
+    """A target answered a check request wrongly before the experiment began."""
+
+
+def _check_pages(data: dict[str, DataFiles]) -> Callable[[AppTarget, Stack], None]:
+    """Each account's page request answers 200 with a full page (the deep cursor works)."""
+
+    def check(target: AppTarget, stack: Stack) -> None:
+        files = data[target.name]
+        tokens = files.tokens.read_text(encoding="ascii").split()
+        for line in files.requests["page"].read_text(encoding="utf-8").splitlines():
+            index, _, path = line.split("\t")[:3]
+            request = urllib.request.Request(
+                stack.url + path, headers={"Authorization": f"Bearer {tokens[int(index)]}"}
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    page = json.load(response)
+            except (OSError, ValueError) as exc:
+                raise TargetCheckError(f"{target.name}: GET {path[:80]}...: {exc}") from exc
+            if len(page.get("items", ())) != PAGE_SIZE:
+                raise TargetCheckError(
+                    f"{target.name}: GET {path[:80]}... gave {len(page.get('items', ()))} items,"
+                    f" not a full page of {PAGE_SIZE}"
+                )
+
+    return check
+
+
 def _selected(args: argparse.Namespace) -> list[str]:
     if not args.only:
         return list(EXPERIMENTS)
@@ -89,6 +121,7 @@ def report_experiments(
         processes=args.processes,
     )
     common = {"rounds": args.rounds, "warmup_s": args.warmup, "workers": args.workers}
+    wrk = replace(base, duration_s=args.wrk_duration)
     api = AppTarget("api", bin_dir, database=small.name, nginx=args.nginx)
     floor = floor_target(bin_dir, small)
     files = dict.fromkeys(("api", "floor", "api-noauth"), data.small_files)
@@ -113,7 +146,7 @@ def report_experiments(
             name="seed-wrk",
             title="Seed workload: full stack against the floor (wrk)",
             targets=[floor, api],
-            load=replace(base, scenario="seed"),
+            load=replace(wrk, scenario="seed"),
             driver="wrk",
             data=files,
             **common,
@@ -138,7 +171,7 @@ def report_experiments(
                 ),
                 api,
             ],
-            load=replace(base, scenario="get"),
+            load=replace(wrk, scenario="get"),
             driver="wrk",
             data=files,
             **common,
@@ -152,20 +185,22 @@ def report_experiments(
             database=data.large.name,
             env={"ACME_DATABASE_URL": data.large.sqlalchemy_url},
         )
+        page_files = {
+            "first-page": replace(
+                data.small_files, requests={"page": data.small_files.requests["first-page"]}
+            ),
+            "deep-page": replace(
+                data.large_files, requests={"page": data.large_files.requests["deep-page"]}
+            ),
+        }
         built["pages"] = Experiment(
             name="pages",
             title="List pages as data grows (wrk, 1 connection)",
             targets=[first, deep],
-            load=replace(base, scenario="page", users=1),
+            load=replace(wrk, scenario="page", users=1),
             driver="wrk",
-            data={
-                "first-page": replace(
-                    data.small_files, requests={"page": data.small_files.requests["first-page"]}
-                ),
-                "deep-page": replace(
-                    data.large_files, requests={"page": data.large_files.requests["deep-page"]}
-                ),
-            },
+            data=page_files,
+            check=_check_pages(page_files),
             **common,
         )
     return [built[name] for name in _selected(args) if name in built]
