@@ -206,7 +206,7 @@ async def update_item(
         if not changed:
             return Reply(200, item, [_etag(seen)])
         item.update(changes, version=seen + 1, updated_at=dt.datetime.now(dt.UTC))
-        meta = orjson.dumps(changes["meta"]).decode() if "meta" in changes else row["meta"].contents
+        meta = orjson.dumps(item["meta"]).decode()  # a raw fragment dumps as its own text
         done = await connection.execute(
             sql.UPDATE_ITEM,
             item["title"],
