@@ -122,6 +122,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=parse_duration("10s"),
         help="measured time of each wrk run (default: 10s)",
     )
+    report.add_argument(
+        "--mix-rounds",
+        type=_positive_int,
+        default=1,
+        help="rounds of the realistic mix, which is read for memory (default: 1)",
+    )
     report.add_argument("--size", default="10k", help="items to seed (10k, 100k, 1M)")
     report.add_argument(
         "--deep-size",

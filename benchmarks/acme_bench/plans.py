@@ -157,7 +157,7 @@ def report_experiments(
             targets=[floor, api],
             load=replace(base, scenario="RealisticMix"),
             data=files,
-            **common,
+            **{**common, "rounds": args.mix_rounds},
         ),
         "auth": Experiment(
             name="auth",
