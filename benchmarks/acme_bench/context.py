@@ -12,11 +12,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .drivers import BENCH_DIR
+from .paths import BENCH_DIR, REPO_DIR
 
 __all__ = ["REPO_DIR", "busy_processes", "git_describe", "machine", "new_run_dir"]
 
-REPO_DIR = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
 
 

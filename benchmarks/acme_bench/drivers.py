@@ -26,12 +26,12 @@ from .parsing import (
     read_locust_stats,
     summarize_lines,
 )
+from .paths import BENCH_DIR
 from .sampler import ResourceSampler
 from .stats import Latency, ProcessUsage, RunResult, Usage
 
 __all__ = ["BENCH_DIR", "DriverError", "Load", "run_locust", "run_wrk"]
 
-BENCH_DIR = Path(__file__).resolve().parent.parent
 LOCUSTFILE = BENCH_DIR / "scenarios" / "locustfile.py"
 WRK_SCRIPT = BENCH_DIR / "wrk" / "replay.lua"
 PROGRESS_EVERY = 5.0

@@ -11,6 +11,7 @@ runs on the same server with the same settings.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -24,12 +25,30 @@ from string import Template
 from types import TracebackType
 
 from .debian import MissingTool, debian_tool
-from .drivers import BENCH_DIR
 from .parsing import summarize_lines
+from .paths import BENCH_DIR
 
 __all__ = ["AppTarget", "Stack", "StackError", "free_port", "nginx_binary"]
 
 NGINX_TEMPLATE = BENCH_DIR / "nginx" / "nginx.conf.template"
+EDGE_TEMPLATE = BENCH_DIR.parent / "deploy" / "nginx" / "templates" / "acme.conf.template"
+_EDGE_NAME = re.compile(r"\$\{(ACME_NGINX_[A-Z_]+)\}")
+
+
+def render_edge(template: str, values: Mapping[str, str]) -> str:
+    """The production edge template with its ``${ACME_NGINX_*}`` names filled (as envsubst).
+
+    Raises:
+        StackError: the template names a variable the runner does not set.
+    """
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise StackError(f"the nginx template needs {name}, which the runner does not set")
+        return values[name]
+
+    return _EDGE_NAME.sub(value, template)
 
 
 class StackError(RuntimeError):
@@ -199,16 +218,21 @@ class Stack:
         return self
 
     def _start_nginx(self) -> None:
-        prefix = self.run_dir / "nginx"
+        prefix = self.run_dir / f"nginx-{self.target.name}"
         prefix.mkdir(parents=True, exist_ok=True)
         self.proxy_port = free_port()
+        edge = {
+            "ACME_NGINX_LISTEN": f"127.0.0.1:{self.proxy_port}",
+            "ACME_NGINX_UPSTREAM": f"127.0.0.1:{self.app_port}",
+            "ACME_NGINX_LOG_DIR": str(prefix),
+            "ACME_NGINX_RATE_LIMIT": "1000000r/s",
+            "ACME_NGINX_RATE_BURST": "1000000",
+        }
+        (prefix / "acme.conf").write_text(render_edge(EDGE_TEMPLATE.read_text(), edge))
         conf = prefix / "nginx.conf"
         conf.write_text(
             Template(NGINX_TEMPLATE.read_text()).safe_substitute(
-                workers=str(self.workers),
-                prefix=str(prefix),
-                upstream=f"127.0.0.1:{self.app_port}",
-                port=str(self.proxy_port),
+                workers=str(self.workers), prefix=str(prefix)
             )
         )
         log = prefix / "nginx-stdout.log"
