@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from pydantic_core import from_json
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
@@ -62,7 +63,13 @@ class Database:
         if self.url.password:
             register_secret(str(self.url.password))
         self.dialect = self.url.get_backend_name()
-        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": pool_pre_ping}
+        # JSON columns are parsed by pydantic-core (Rust), not the json module: a
+        # page of rows with a JSON column spent a tenth of its CPU in json.loads.
+        kwargs: dict[str, Any] = {
+            "echo": echo,
+            "pool_pre_ping": pool_pre_ping,
+            "json_deserializer": from_json,
+        }
         if self.dialect == "postgresql":
             server_settings = {"application_name": application_name}
             if statement_timeout_ms:
