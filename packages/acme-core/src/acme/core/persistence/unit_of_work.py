@@ -7,9 +7,13 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Protocol, Self
 
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
-__all__ = ["SqlUnitOfWork", "UnitOfWork"]
+from acme.core.errors import Unavailable
+
+__all__ = ["SqlUnitOfWork", "UnitOfWork", "is_outage"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +49,37 @@ class UnitOfWork(Protocol):
         ...
 
 
+def is_outage(error: BaseException) -> bool:
+    """Whether ``error`` means the database could not be reached or the connection was lost.
+
+    PEP 249's OperationalError and InterfaceError, a connection SQLAlchemy has
+    invalidated, or no pooled connection free in time.
+    """
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, OperationalError | InterfaceError | PoolTimeout)
+
+
+def _unreachable(error: BaseException) -> bool:
+    # Connecting and committing only talk to the server: a socket error there is the server's.
+    return is_outage(error) or isinstance(error, OSError | TimeoutError)
+
+
+def _unavailable(error: BaseException) -> Unavailable:
+    return Unavailable(f"database unreachable: {type(error).__name__}", code="database_unavailable")
+
+
 class SqlUnitOfWork:
     """A unit of work on one SQLAlchemy connection.
 
     Repositories built on :attr:`connection` all share its transaction, so a
     business change and its outbox row commit or vanish together.
+
+    An outage (see :func:`is_outage`) on entering, inside the block or on
+    commit surfaces as :class:`~acme.core.errors.Unavailable` (HTTP 503 with
+    ``Retry-After``), never as the driver's exception. A commit that fails
+    that way may or may not have been applied: the caller only knows it was
+    not acknowledged.
     """
 
     def __init__(self, engine: AsyncEngine) -> None:
@@ -67,11 +97,18 @@ class SqlUnitOfWork:
     async def __aenter__(self) -> Self:
         if self._connection is not None:
             raise RuntimeError("a unit of work cannot be entered twice at once")
-        connection = await self._engine.connect()
+        try:
+            connection = await self._engine.connect()
+        except Exception as exc:
+            if _unreachable(exc):
+                raise _unavailable(exc) from exc
+            raise
         try:
             self._transaction = await connection.begin()
-        except BaseException:
-            await connection.close()
+        except BaseException as exc:
+            await _close_quietly(connection)
+            if isinstance(exc, Exception) and _unreachable(exc):
+                raise _unavailable(exc) from exc
             raise
         self._connection = connection
         self._after_commit = []
@@ -90,13 +127,24 @@ class SqlUnitOfWork:
         try:
             if transaction is not None and transaction.is_active:
                 await transaction.rollback()
+        except Exception as rollback_error:
+            # A lost connection cannot roll back; the server already has.
+            if not _unreachable(rollback_error):
+                raise
         finally:
-            await connection.close()
+            await _close_quietly(connection)
+        if exc is not None and is_outage(exc):
+            raise _unavailable(exc) from exc
 
     async def commit(self) -> None:
         if self._transaction is None or not self._transaction.is_active:
             raise RuntimeError("nothing to commit: the unit of work is not open")
-        await self._transaction.commit()
+        try:
+            await self._transaction.commit()
+        except Exception as exc:
+            if _unreachable(exc):
+                raise _unavailable(exc) from exc
+            raise
         callbacks, self._after_commit = self._after_commit, []
         for callback in callbacks:
             try:
@@ -116,3 +164,13 @@ class SqlUnitOfWork:
 
     def after_commit(self, callback: AfterCommit) -> None:
         self._after_commit.append(callback)
+
+
+async def _close_quietly(connection: AsyncConnection) -> None:
+    """Close a connection; closing one the server already dropped must not mask the cause."""
+    try:
+        await connection.close()
+    except Exception as exc:
+        if not _unreachable(exc):
+            raise
+        logger.debug("closing a lost connection failed: %s", type(exc).__name__)
