@@ -49,20 +49,39 @@ class UnitOfWork(Protocol):
         ...
 
 
+# SQLSTATE: class 08 (connection exception), and the server shutting down,
+# crashed or not accepting connections yet (57P01-57P03); not 57014, a
+# cancelled statement.
+_OUTAGE_SQLSTATE_CLASSES = ("08",)
+_OUTAGE_SQLSTATES = ("57P01", "57P02", "57P03")
+
+
 def is_outage(error: BaseException) -> bool:
     """Whether ``error`` means the database could not be reached or the connection was lost.
 
     PEP 249's OperationalError and InterfaceError, a connection SQLAlchemy has
-    invalidated, or no pooled connection free in time.
+    invalidated, a server that is shutting down or starting up, or no pooled
+    connection free in time.
     """
-    if isinstance(error, DBAPIError) and error.connection_invalidated:
-        return True
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
+        sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+        if isinstance(sqlstate, str) and (
+            sqlstate in _OUTAGE_SQLSTATES or sqlstate[:2] in _OUTAGE_SQLSTATE_CLASSES
+        ):
+            return True
     return isinstance(error, OperationalError | InterfaceError | PoolTimeout)
 
 
 def _unreachable(error: BaseException) -> bool:
     # Connecting and committing only talk to the server: a socket error there is the server's.
     return is_outage(error) or isinstance(error, OSError | TimeoutError)
+
+
+def _cannot_connect(error: BaseException) -> bool:
+    # Whatever the driver says while a connection is being made, none was made.
+    return _unreachable(error) or isinstance(error, DBAPIError)
 
 
 def _unavailable(error: BaseException) -> Unavailable:
@@ -100,7 +119,7 @@ class SqlUnitOfWork:
         try:
             connection = await self._engine.connect()
         except Exception as exc:
-            if _unreachable(exc):
+            if _cannot_connect(exc):
                 raise _unavailable(exc) from exc
             raise
         try:
