@@ -44,14 +44,14 @@ def nginx_binary() -> str:
     return binary
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[PrivatePostgres]:
-    """A private PostgreSQL cluster for this module: tests may stop and restart it."""
+    """A private PostgreSQL cluster for the deploy tests: they may stop and restart it."""
     require((PG_BIN / "initdb").exists(), f"PostgreSQL server binaries in {PG_BIN}")
     yield from private_postgres()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def api(postgres_cluster: PrivatePostgres, amqp_url: str) -> Iterator[ApiUnderSupervisor]:
     """gunicorn (two uvicorn workers) under supervisord, on the private cluster."""
     root = Path(tempfile.mkdtemp(prefix="acme-stack-"))
@@ -91,7 +91,7 @@ def api(postgres_cluster: PrivatePostgres, amqp_url: str) -> Iterator[ApiUnderSu
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def edge(api: ApiUnderSupervisor, nginx_binary: str) -> Iterator[Nginx]:
     """nginx with the deploy/ site config in front of the API (a generous rate limit)."""
     root = Path(tempfile.mkdtemp(prefix="acme-nginx-"))

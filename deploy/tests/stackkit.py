@@ -307,6 +307,7 @@ class Outcome:
     ended: float
     status: int | None
     error: str | None = None
+    body: str = ""
 
 
 def load(
@@ -329,11 +330,12 @@ def load(
             while not stop.is_set() and time.monotonic() < deadline:
                 started = time.monotonic()
                 try:
-                    status: int | None = send(client).status_code
-                    error = None
+                    response = send(client)
+                    status: int | None = response.status_code
+                    error, body = None, response.text[:2000]
                 except httpx.HTTPError as exc:
-                    status, error = None, f"{type(exc).__name__}: {exc}"
-                outcomes.append(Outcome(started, time.monotonic(), status, error))
+                    status, error, body = None, f"{type(exc).__name__}: {exc}", ""
+                outcomes.append(Outcome(started, time.monotonic(), status, error, body))
 
     threads = [threading.Thread(target=run, daemon=True) for _ in range(clients)]
     for thread in threads:
