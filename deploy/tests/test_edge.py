@@ -116,3 +116,7 @@ def test_each_client_is_rate_limited_with_a_problem_document(strict_edge: Nginx)
     assert problem.headers["retry-after"] == "1"
     assert problem.json()["code"] == "rate_limited"
     assert problem.json()["request_id"] == problem.headers["x-request-id"]
+    # The limit is per client: another address is still served.
+    other = httpx.HTTPTransport(local_address="127.0.0.2")
+    with httpx.Client(base_url=strict_edge.url, transport=other, timeout=10) as client:
+        assert client.get("/health/live").status_code == 200

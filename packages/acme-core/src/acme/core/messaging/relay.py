@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Row, and_, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from acme.core.errors import Unavailable
 from acme.core.persistence import SqlUnitOfWork
 
 from ._message import Message
@@ -158,7 +159,8 @@ class OutboxRelay:
             try:
                 published = await self.relay_once()
                 failures = 0
-            except (DeliveryFailed, SQLAlchemyError, OSError) as exc:
+            # Unavailable covers DeliveryFailed and a database outage in the unit of work.
+            except (Unavailable, SQLAlchemyError, OSError) as exc:
                 failures += 1
                 delay = min(self.max_outage_delay, 0.25 * 2 ** min(failures, 8))
                 log = logger.warning if failures in (1, 10) or failures % 60 == 0 else logger.debug
@@ -192,6 +194,6 @@ class OutboxRelay:
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, DeliveryFailed):
+    if isinstance(exc, Unavailable):
         return exc.detail
     return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
