@@ -67,3 +67,26 @@ def test_bad_urls_and_missing_drivers_are_explained() -> None:
 def test_the_password_never_shows_in_the_repr() -> None:
     db = Database("postgresql+asyncpg://app:hunter2-pass@db.example/app")
     assert "hunter2-pass" not in repr(db)
+
+
+async def test_a_read_only_unit_of_work_reads_without_a_transaction(database_url: str) -> None:
+    database = Database(database_url)
+    try:
+        async with database.reader() as uow:
+            assert (await uow.connection.execute(text("SELECT 1"))).scalar_one() == 1
+            with pytest.raises(RuntimeError, match="read-only"):
+                await uow.commit()
+        if database.is_postgresql:
+            # Inside a transaction now() is fixed; in autocommit each statement has its own.
+            async with database.reader() as uow:
+                first = (await uow.connection.execute(text("SELECT now()"))).scalar_one()
+                await uow.connection.execute(text("SELECT pg_sleep(0.01)"))
+                second = (await uow.connection.execute(text("SELECT now()"))).scalar_one()
+            assert second > first
+            async with database.unit_of_work() as uow:
+                first = (await uow.connection.execute(text("SELECT now()"))).scalar_one()
+                await uow.connection.execute(text("SELECT pg_sleep(0.01)"))
+                second = (await uow.connection.execute(text("SELECT now()"))).scalar_one()
+            assert second == first
+    finally:
+        await database.dispose()

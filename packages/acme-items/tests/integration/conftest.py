@@ -57,4 +57,6 @@ def events() -> RecordingEvents:
 
 @pytest.fixture
 def deps(database: Database, events: RecordingEvents) -> ItemsDependencies:
-    return ItemsDependencies(unit_of_work=database.unit_of_work, events=events)
+    return ItemsDependencies(
+        unit_of_work=database.unit_of_work, events=events, reader=database.reader
+    )

@@ -220,5 +220,7 @@ async def build(settings: Settings, *, consume: bool = True) -> Container:
         ),
         bus=bus,
         relay=relay,
-        items=setup_items(unit_of_work=database.unit_of_work, events=events),
+        items=setup_items(
+            unit_of_work=database.unit_of_work, events=events, reader=database.reader
+        ),
     )

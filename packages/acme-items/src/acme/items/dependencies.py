@@ -22,15 +22,25 @@ class ItemsDependencies:
         unit_of_work: Opens a unit of work (one transaction) per use case.
         events: Publishes events inside that unit of work (the outbox).
         clock: The current UTC time.
+        reader: Opens a read-only unit of work for the use cases that run a
+            single query (get, list); the unit of work when not given.
     """
 
     unit_of_work: Callable[[], SqlUnitOfWork]
     events: EventPublisher
     clock: Callable[[], datetime] = utcnow
+    reader: Callable[[], SqlUnitOfWork] | None = None
+
+    def read(self) -> SqlUnitOfWork:
+        """A unit of work for a single read."""
+        return (self.reader or self.unit_of_work)()
 
 
 def setup(
-    *, unit_of_work: Callable[[], SqlUnitOfWork], events: EventPublisher
+    *,
+    unit_of_work: Callable[[], SqlUnitOfWork],
+    events: EventPublisher,
+    reader: Callable[[], SqlUnitOfWork] | None = None,
 ) -> ItemsDependencies:
     """The items component's dependencies, from the adapters the API built."""
-    return ItemsDependencies(unit_of_work=unit_of_work, events=events)
+    return ItemsDependencies(unit_of_work=unit_of_work, events=events, reader=reader)

@@ -46,7 +46,7 @@ async def get_item(deps: ItemsDependencies, *, owner_id: uuid.UUID, item_id: uui
     Raises:
         NotFound: no such item, or not this owner's.
     """
-    async with deps.unit_of_work() as uow:
+    async with deps.read() as uow:
         return await ItemRepository(uow.connection).get_owned(owner_id, item_id)
 
 
@@ -61,7 +61,7 @@ async def list_items(
     spec = ItemFilter(
         owner_id=owner_id, order=query.order, tag=query.tag, title_prefix=query.title_prefix
     )
-    async with deps.unit_of_work() as uow:
+    async with deps.read() as uow:
         return await ItemRepository(uow.connection).list_page(
             spec, sort=query.sort, after=query.cursor, limit=query.limit
         )

@@ -107,6 +107,10 @@ class Database:
         """A new unit of work: ``async with db.unit_of_work() as uow: ...; await uow.commit()``."""
         return SqlUnitOfWork(self.engine)
 
+    def reader(self) -> SqlUnitOfWork:
+        """A read-only unit of work without a transaction (hot read paths)."""
+        return SqlUnitOfWork(self.engine, read_only=True)
+
     async def ping(self) -> None:
         """Run ``SELECT 1``.
 

@@ -99,10 +99,16 @@ class SqlUnitOfWork:
     ``Retry-After``), never as the driver's exception. A commit that fails
     that way may or may not have been applied: the caller only knows it was
     not acknowledged.
+
+    With ``read_only=True`` there is no transaction at all: each statement
+    runs on its own (autocommit), which saves the ``BEGIN`` and ``ROLLBACK``
+    round trips of a use case that only reads one statement's worth of data;
+    :meth:`commit` is refused.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, read_only: bool = False) -> None:
         self._engine = engine
+        self.read_only = read_only
         self._connection: AsyncConnection | None = None
         self._transaction: AsyncTransaction | None = None
         self._after_commit: list[AfterCommit] = []
@@ -123,7 +129,10 @@ class SqlUnitOfWork:
                 raise _unavailable(exc) from exc
             raise
         try:
-            self._transaction = await connection.begin()
+            if self.read_only:
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+            else:
+                self._transaction = await connection.begin()
         except BaseException as exc:
             await _close_quietly(connection)
             if isinstance(exc, Exception) and _unreachable(exc):
@@ -156,6 +165,8 @@ class SqlUnitOfWork:
             raise _unavailable(exc) from exc
 
     async def commit(self) -> None:
+        if self.read_only:
+            raise RuntimeError("a read-only unit of work cannot commit")
         if self._transaction is None or not self._transaction.is_active:
             raise RuntimeError("nothing to commit: the unit of work is not open")
         try:
