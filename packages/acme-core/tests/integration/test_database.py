@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import socket
 
 import pytest
@@ -88,5 +89,27 @@ async def test_a_read_only_unit_of_work_reads_without_a_transaction(database_url
                 await uow.connection.execute(text("SELECT pg_sleep(0.01)"))
                 second = (await uow.connection.execute(text("SELECT now()"))).scalar_one()
             assert second == first
+    finally:
+        await database.dispose()
+
+
+async def test_an_idle_connection_killed_by_the_server_is_replaced_unnoticed(
+    postgres_url: str,
+) -> None:
+    database = Database(postgres_url, pool_size=1, max_overflow=0, pre_ping_after=0.05)
+    try:
+        async with database.reader() as uow:
+            pid = (await uow.connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        # Another session ends the pooled connection, as a server restart would.
+        other = Database(postgres_url)
+        try:
+            async with other.engine.connect() as connection:
+                await connection.execute(text(f"SELECT pg_terminate_backend({int(pid)})"))
+        finally:
+            await other.dispose()
+        await asyncio.sleep(0.1)
+        async with database.reader() as uow:
+            new_pid = (await uow.connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        assert new_pid != pid
     finally:
         await database.dispose()

@@ -108,3 +108,23 @@ async def test_in_process_bus_keeps_what_kept_failing() -> None:
 
 async def _ignore(message: Message) -> None:
     return None
+
+
+async def test_in_process_bus_bounds_concurrent_handlers() -> None:
+    import asyncio
+
+    bus = InProcessBus(concurrency=2)
+    running, peak = 0, 0
+
+    async def slow(message: Message) -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.01)
+        running -= 1
+
+    bus.subscribe("#", slow, consumer="c")
+    for _ in range(10):
+        await bus.publish(Message("item.created", {}))
+    await bus.drain()
+    assert peak == 2

@@ -31,7 +31,9 @@ class Settings(AccountsSettings):
     amqp_exchange: str = Field(
         "acme.events", min_length=1, max_length=200, description="the RabbitMQ topic exchange"
     )
-    amqp_prefetch: int = Field(32, ge=1, le=10_000, description="unacked deliveries per consumer")
+    amqp_prefetch: int = Field(
+        8, ge=1, le=1000, description="unacked deliveries per consumer (below the pool size)"
+    )
     amqp_max_attempts: int = Field(
         5, ge=1, le=100, description="handler attempts before a message is dead-lettered"
     )

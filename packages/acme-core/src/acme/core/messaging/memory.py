@@ -50,10 +50,13 @@ class InProcessBus:
     handler commits. Use RabbitMQ where that matters.
     """
 
-    def __init__(self, *, max_attempts: int = 3) -> None:
+    def __init__(self, *, max_attempts: int = 3, concurrency: int = 4) -> None:
         self._subscriptions: list[_Subscription] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._max_attempts = max_attempts
+        # Handlers open database transactions: at most this many run at once,
+        # so a burst of events never takes every pooled connection from requests.
+        self._slots = asyncio.Semaphore(concurrency)
         self._started = False
         self.dead_letters: list[tuple[str, Message]] = []
 
@@ -78,8 +81,9 @@ class InProcessBus:
             task.add_done_callback(self._tasks.discard)
 
     async def _deliver(self, subscription: _Subscription, message: Message) -> None:
-        with bind_request_id(message.correlation_id):
-            await self._attempts(subscription, message)
+        async with self._slots:
+            with bind_request_id(message.correlation_id):
+                await self._attempts(subscription, message)
 
     async def _attempts(self, subscription: _Subscription, message: Message) -> None:
         for attempt in range(1, self._max_attempts + 1):

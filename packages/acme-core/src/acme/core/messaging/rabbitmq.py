@@ -98,7 +98,7 @@ class RabbitMQBus:
         url: ``amqp://user:password@host:port/vhost``.
         exchange: The topic exchange every message goes through.
         prefetch: Unacked deliveries per subscription at once (handlers run
-            concurrently up to this many).
+            concurrently up to this many; keep it below the database pool size).
         max_attempts: Attempts per message before it is dead-lettered.
         retry_delays: Seconds to wait before attempt 2, 3, ...; the last
             delay repeats.
@@ -113,7 +113,7 @@ class RabbitMQBus:
         url: str,
         *,
         exchange: str = "acme.events",
-        prefetch: int = 32,
+        prefetch: int = 8,
         max_attempts: int = 5,
         retry_delays: Sequence[float] = (1.0, 5.0, 30.0, 120.0),
         publish_timeout: float = 10.0,
