@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from acme.core.messaging import (
     DeliveryFailed,
@@ -155,3 +155,27 @@ async def test_two_relays_at_once_publish_each_row_once(postgres_url: str) -> No
         assert set(counts.values()) == {1}
     finally:
         await database.dispose()
+
+
+async def test_published_rows_past_retention_are_purged(core_database: Database) -> None:
+    bus = RecordingBus(unroutable=frozenset({"stuck.event"}))
+    old, recent, stuck = (
+        Message("item.created", {"n": 1}),
+        Message("item.created", {"n": 2}),
+        Message("stuck.event", {}),
+    )
+    await add(core_database, old, recent, stuck)
+    relay = OutboxRelay(core_database.unit_of_work, bus, keep_sent=timedelta(hours=1))
+    assert await relay.relay_once() == 2
+    async with core_database.unit_of_work() as uow:
+        await uow.connection.execute(
+            update(outbox)
+            .where(outbox.c.id == old.id)
+            .values(published_at=datetime.now(UTC) - timedelta(hours=2))
+        )
+        await uow.commit()
+    assert await relay.purge_sent(batch=1) == 1
+    async with core_database.engine.connect() as connection:
+        left = set((await connection.execute(select(outbox.c.id))).scalars())
+    assert left == {recent.id, stuck.id}  # the recent one, and the pending one, whatever its age
+    assert await OutboxRelay(core_database.unit_of_work, bus, keep_sent=None).purge_sent() == 0

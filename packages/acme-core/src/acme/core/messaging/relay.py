@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, or_, select, update
+from sqlalchemy import Row, and_, delete, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from acme.core.errors import Unavailable
@@ -62,6 +62,9 @@ class OutboxRelay:
         max_backoff: Longest wait, in seconds, before retrying a failed row.
         max_outage_delay: Longest wait, in seconds, between attempts while the
             bus or the database is unreachable.
+        keep_sent: How long published rows are kept (for inspection) before
+            :meth:`purge_sent` deletes them; ``None`` keeps them forever.
+        purge_interval: Seconds between two purges while running.
     """
 
     def __init__(
@@ -73,6 +76,8 @@ class OutboxRelay:
         interval: float = 1.0,
         max_backoff: float = 600.0,
         max_outage_delay: float = 30.0,
+        keep_sent: timedelta | None = timedelta(days=7),
+        purge_interval: float = 600.0,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._bus = bus
@@ -80,6 +85,9 @@ class OutboxRelay:
         self.interval = interval
         self.max_backoff = max_backoff
         self.max_outage_delay = max_outage_delay
+        self.keep_sent = keep_sent
+        self.purge_interval = purge_interval
+        self._next_purge = 0.0
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -152,11 +160,45 @@ class OutboxRelay:
             raise transport_error
         return len(published)
 
+    async def purge_sent(self, *, batch: int = 1000) -> int:
+        """Delete published rows older than ``keep_sent``; return how many went.
+
+        Deletes in batches so no transaction grows large; pending rows are
+        never touched.
+        """
+        if self.keep_sent is None:
+            return 0
+        cutoff = datetime.now(UTC) - self.keep_sent
+        deleted = 0
+        while True:
+            async with self._unit_of_work() as uow:
+                old = (
+                    select(outbox.c.id)
+                    .where(outbox.c.published_at.is_not(None), outbox.c.published_at < cutoff)
+                    .limit(batch)
+                    .scalar_subquery()
+                )
+                result = await uow.connection.execute(delete(outbox).where(outbox.c.id.in_(old)))
+                await uow.commit()
+            deleted += result.rowcount
+            if result.rowcount < batch:
+                return deleted
+
+    async def _purge_when_due(self) -> None:
+        now = asyncio.get_running_loop().time()
+        if now < self._next_purge:
+            return
+        self._next_purge = now + self.purge_interval
+        purged = await self.purge_sent()
+        if purged:
+            logger.info("outbox relay: deleted %d published row(s) past retention", purged)
+
     async def run(self) -> None:
         """Relay until cancelled or :meth:`stop` is called."""
         failures = 0
         while not self._stopping:
             try:
+                await self._purge_when_due()
                 published = await self.relay_once()
                 failures = 0
             # Unavailable covers DeliveryFailed and a database outage in the unit of work.

@@ -40,6 +40,12 @@ outbox = Table(
         postgresql_where="published_at IS NULL",
         sqlite_where="published_at IS NULL",
     ),
+    Index(
+        "ix_acme_outbox_published",
+        "published_at",
+        postgresql_where="published_at IS NOT NULL",
+        sqlite_where="published_at IS NOT NULL",
+    ),
 )
 
 processed_messages = Table(
