@@ -120,6 +120,7 @@ def deps(database: Database, provider: FakeProvider, clock: Clock) -> AccountsDe
         policy=policy,
         allow_local_accounts=True,
         clock=clock,
+        reader=database.reader,
     )
 
 

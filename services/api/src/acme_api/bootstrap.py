@@ -216,7 +216,11 @@ async def build(settings: Settings, *, consume: bool = True) -> Container:
         http=http,
         provider=provider,
         accounts=setup_accounts(
-            settings, unit_of_work=database.unit_of_work, keys=keys, provider=provider
+            settings,
+            unit_of_work=database.unit_of_work,
+            keys=keys,
+            provider=provider,
+            reader=database.reader,
         ),
         bus=bus,
         relay=relay,

@@ -46,6 +46,9 @@ class AccountsDeps:
         allow_local_accounts: Whether :func:`~acme.accounts.interface.issue_local_token`
             may make accounts without a provider (development only).
         clock: The current time (UTC).
+        reader: Opens a read-only unit of work (no transaction) for
+            :func:`~acme.accounts.interface.authenticate`, which runs on every
+            request; the unit of work when not given.
     """
 
     unit_of_work: Callable[[], SqlUnitOfWork]
@@ -55,6 +58,11 @@ class AccountsDeps:
     policy: SessionPolicy = field(default_factory=SessionPolicy)
     allow_local_accounts: bool = False
     clock: Callable[[], datetime] = utcnow
+    reader: Callable[[], SqlUnitOfWork] | None = None
+
+    def read(self) -> SqlUnitOfWork:
+        """A unit of work for a single read."""
+        return (self.reader or self.unit_of_work)()
 
 
 def setup(
@@ -63,6 +71,7 @@ def setup(
     unit_of_work: Callable[[], SqlUnitOfWork],
     keys: KeySet,
     provider: OpenIDProvider,
+    reader: Callable[[], SqlUnitOfWork] | None = None,
 ) -> AccountsDeps:
     """The accounts dependencies for these settings and adapters."""
     policy = SessionPolicy(
@@ -85,4 +94,5 @@ def setup(
         provider=provider,
         policy=policy,
         allow_local_accounts=settings.env != "production",
+        reader=reader,
     )

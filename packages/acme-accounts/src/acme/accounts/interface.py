@@ -64,7 +64,7 @@ async def authenticate(deps: AccountsDeps, access_token: str) -> Account:
         session_id = uuid.UUID(str(sid)) if sid is not None else None
     except ValueError:
         raise InvalidToken("the token subject is not an account id") from None
-    async with deps.unit_of_work() as uow:
+    async with deps.read() as uow:  # one query, on every request: no transaction
         found = await AccountRepository(uow.connection).find_with_session(account_id, session_id)
     if found is None:
         raise InvalidToken("the account no longer exists")
