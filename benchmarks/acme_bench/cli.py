@@ -79,6 +79,12 @@ def add_load_options(parser: argparse.ArgumentParser, *, duration: str = "20s") 
         default=1,
         help="locust processes (locust --processes; default: 1)",
     )
+    load.add_argument(
+        "--accounts",
+        type=_positive_int,
+        default=4,
+        help="benchmark accounts the items are spread over, one token each (default: 4)",
+    )
     stack = parser.add_argument_group("stack")
     stack.add_argument(
         "--workers", type=_positive_int, default=1, help="gunicorn workers (default: 1)"

@@ -15,7 +15,7 @@ from .database import DEFAULT_ADMIN_URL, BenchDatabase, DatabaseError
 from .dataset import DataFiles, health_files
 from .drivers import DriverError
 from .engine import Experiment, run_experiment
-from .provision import issue_accounts, new_keys, seed_database, server_env
+from .provision import DEFAULT_ACCOUNTS, issue_accounts, new_keys, seed_database, server_env
 from .report import Check, Section, write_report
 from .seeding import parse_size
 from .stack import StackError
@@ -54,6 +54,7 @@ def provision(
     scenario: str,
     directory: Path,
     env: dict[str, str],
+    accounts: int = DEFAULT_ACCOUNTS,
 ) -> DataFiles:
     """Accounts, tokens and items for a migrated database, and the files scenarios read.
 
@@ -64,7 +65,7 @@ def provision(
         return health_files(directory)
     try:
         items = parse_size(size)
-        tokens = issue_accounts(bin_dir, env, directory=directory)
+        tokens = issue_accounts(bin_dir, env, directory=directory, accounts=accounts)
         return seed_database(database, tokens_file=tokens, size=items, directory=directory)
     except (ValueError, TokenError) as exc:
         raise BenchError(str(exc)) from exc
@@ -161,7 +162,9 @@ def _report_data(args: argparse.Namespace, run_dir: Path, keys: str) -> plans.Re
         try:
             small_size = parse_size(args.size)
             large_size = 0 if args.deep_size.lower() == "skip" else parse_size(args.deep_size)
-            tokens = issue_accounts(CURRENT_BIN, env, directory=run_dir / "data-small")
+            tokens = issue_accounts(
+                CURRENT_BIN, env, directory=run_dir / "data-small", accounts=args.accounts
+            )
         except (ValueError, TokenError) as exc:
             raise BenchError(str(exc)) from exc
         large = None

@@ -57,6 +57,7 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
                 scenario=args.scenario,
                 directory=run_dir / f"data-{name}",
                 env=env,
+                accounts=args.accounts,
             )
             targets.append(
                 AppTarget(

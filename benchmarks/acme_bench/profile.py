@@ -148,6 +148,7 @@ def cmd_profile(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
             scenario="items",
             directory=run_dir / "data",
             env=env,
+            accounts=args.accounts,
         )
         target = AppTarget("api", CURRENT_BIN, database=database.name)
         for scenario in [s.strip() for s in args.scenario.split(",") if s.strip()]:

@@ -53,6 +53,7 @@ def _single_database_run(
             scenario=args.scenario,
             directory=run_dir / "data",
             env=env,
+            accounts=args.accounts,
         )
         experiment = build(database, data)
         sections = run_sections([experiment], run_dir=run_dir, server_env=env)
