@@ -30,6 +30,7 @@ from acme.core.security.oidc.client import OidcClient
 from acme.items.dependencies import ItemsDependencies
 from acme.items.dependencies import setup as setup_items
 
+from .sessions import CookieNames
 from .settings import Settings
 
 __all__ = ["DEV_KEY_FILE", "Container", "build", "build_bus", "build_database", "load_signing_keys"]
@@ -54,6 +55,11 @@ class Container:
     relay: OutboxRelay
     items: ItemsDependencies
     draining: bool = field(default=False)
+
+    @property
+    def cookie_names(self) -> CookieNames:
+        """The session cookies' names for these settings."""
+        return CookieNames.of(self.settings)
 
     @property
     def broker_configured(self) -> bool:

@@ -252,7 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="disable an account and end its sessions",
         description=(
             "Disable the account with this id: its sessions end and its access tokens stop "
-            "working at once; it cannot sign in again."
+            "working (within ACME_SESSION_RECHECK_SECONDS in running API processes); it "
+            "cannot sign in again."
         ),
     )
     disable.add_argument("account_id", metavar="ACCOUNT_ID", help="the account's id (a UUID)")

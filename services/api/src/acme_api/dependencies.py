@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from acme.accounts import interface as accounts
 from acme.accounts.dependencies import AccountsDeps
@@ -24,6 +25,7 @@ __all__ = [
     "CurrentAccount",
     "ItemsDeps",
     "SettingsDep",
+    "bearer",
     "get_current_account",
 ]
 
@@ -53,12 +55,21 @@ async def get_cookie_names(settings: Annotated[Settings, Depends(get_settings)])
     return CookieNames.of(settings)
 
 
+bearer = HTTPBearer(
+    auto_error=False,
+    description="an access token from /auth/callback, /auth/refresh or `acme-api token issue`",
+)
+"""Documents the bearer scheme in OpenAPI (the /docs "Authorize" button) and parses the header."""
+
+
 async def get_current_account(
     request: Request,
-    deps: Annotated[AccountsDeps, Depends(get_accounts_deps)],
-    names: Annotated[CookieNames, Depends(get_cookie_names)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Account:
     """The signed-in account, from ``Authorization: Bearer`` or the session cookie.
+
+    Runs on every protected request, so it asks for nothing but the request
+    (each sub-dependency costs FastAPI a resolution per request).
 
     Raises:
         Unauthenticated: no credentials (401 with ``WWW-Authenticate``).
@@ -66,13 +77,12 @@ async def get_current_account(
         PermissionDenied: a disabled account, or a cookie-authenticated
             unsafe request without the CSRF header (403).
     """
-    authorization = request.headers.get("authorization")
-    if authorization is not None:
-        scheme, _, token = authorization.partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
-            raise InvalidToken("the Authorization header must be 'Bearer <access token>'")
-        return await accounts.authenticate(deps, token)
+    container: Container = request.app.state.container
+    if credentials is not None:
+        return await accounts.authenticate(container.accounts, credentials.credentials)
+    if "authorization" in request.headers:
+        raise InvalidToken("the Authorization header must be 'Bearer <access token>'")
+    names = container.cookie_names
     cookie_token = request.cookies.get(names.access)
     if not cookie_token:
         raise Unauthenticated(
@@ -80,7 +90,7 @@ async def get_current_account(
             code="unauthenticated",
             extra={"www_authenticate": bearer_challenge()},
         )
-    account = await accounts.authenticate(deps, cookie_token)
+    account = await accounts.authenticate(container.accounts, cookie_token)
     check_csrf(request, names)
     return account
 
@@ -93,10 +103,9 @@ CurrentAccount = Annotated[Account, Depends(get_current_account)]
 """The signed-in :class:`~acme.accounts.models.Account` (``account.id`` is its UUID)."""
 
 
-async def get_items_deps(
-    container: Annotated[Container, Depends(get_container)],
-) -> ItemsDependencies:
+async def get_items_deps(request: Request) -> ItemsDependencies:
     """The items component's ports."""
+    container: Container = request.app.state.container
     return container.items
 
 

@@ -14,6 +14,7 @@ from acme.core.persistence import SqlUnitOfWork
 from acme.core.security import KeySet, TokenIssuer, TokenVerifier
 from acme.core.security.oidc import OpenIDProvider
 
+from ._recheck import StatusMemo
 from .settings import AccountsSettings
 
 __all__ = ["AccountsDeps", "SessionPolicy", "setup", "utcnow"]
@@ -49,6 +50,9 @@ class AccountsDeps:
         reader: Opens a read-only unit of work (no transaction) for
             :func:`~acme.accounts.interface.authenticate`, which runs on every
             request; the unit of work when not given.
+        status: The per-process memo of account and session rows that
+            :func:`~acme.accounts.interface.authenticate` reads (see
+            ``ACME_SESSION_RECHECK_SECONDS``); off when not given.
     """
 
     unit_of_work: Callable[[], SqlUnitOfWork]
@@ -59,6 +63,7 @@ class AccountsDeps:
     allow_local_accounts: bool = False
     clock: Callable[[], datetime] = utcnow
     reader: Callable[[], SqlUnitOfWork] | None = None
+    status: StatusMemo = field(default_factory=lambda: StatusMemo(0))
 
     def read(self) -> SqlUnitOfWork:
         """A unit of work for a single read."""
@@ -95,4 +100,5 @@ def setup(
         policy=policy,
         allow_local_accounts=settings.env != "production",
         reader=reader,
+        status=StatusMemo(settings.session_recheck_seconds),
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import uuid
+from copy import copy
 from dataclasses import dataclass
 
 from acme.core.errors import Conflict, Invalid, PermissionDenied
@@ -64,16 +65,21 @@ async def authenticate(deps: AccountsDeps, access_token: str) -> Account:
         session_id = uuid.UUID(str(sid)) if sid is not None else None
     except ValueError:
         raise InvalidToken("the token subject is not an account id") from None
-    async with deps.read() as uow:  # one query, on every request: no transaction
-        found = await AccountRepository(uow.connection).find_with_session(account_id, session_id)
+    found = deps.status.get(account_id, session_id)
     if found is None:
-        raise InvalidToken("the account no longer exists")
+        async with deps.read() as uow:  # one query, no transaction
+            found = await AccountRepository(uow.connection).find_with_session(
+                account_id, session_id
+            )
+        if found is None:
+            raise InvalidToken("the account no longer exists")
+        deps.status.put(account_id, session_id, found)
     account, session = found
     if not account.is_active:
         raise _disabled()
     if session_id is not None and (session is None or not session.usable(deps.clock())):
         raise InvalidToken("the session has ended; sign in again", code="session_ended")
-    return account
+    return copy(account)  # the memo's copy stays untouched by callers
 
 
 async def get_my_account(deps: AccountsDeps, account_id: uuid.UUID) -> AccountOut:
@@ -101,7 +107,11 @@ async def update_my_profile(
 
 
 async def disable_account(deps: AccountsDeps, account_id: uuid.UUID) -> AccountOut:
-    """Disable an account and end all its sessions (its access tokens stop working at once)."""
+    """Disable an account and end all its sessions.
+
+    Its access tokens stop working at once in this process, and within
+    ``ACME_SESSION_RECHECK_SECONDS`` in every other.
+    """
     async with deps.unit_of_work() as uow:
         repository = AccountRepository(uow.connection)
         account = await repository.get(account_id)
@@ -111,6 +121,7 @@ async def disable_account(deps: AccountsDeps, account_id: uuid.UUID) -> AccountO
             account.id, reason="account_disabled", now=deps.clock()
         )
         await uow.commit()
+    deps.status.forget(account.id)
     return AccountOut.of(account)
 
 
@@ -284,6 +295,7 @@ async def refresh(deps: AccountsDeps, refresh_token: str) -> TokenPair:
         if not await sessions.use_token(token_hash, now):
             await sessions.revoke(family.id, reason="refresh_token_reuse", now=now)
             await uow.commit()
+            deps.status.forget(family.account_id)
             raise InvalidToken(
                 "the refresh token was already used; the session has been ended",
                 code="refresh_token_reused",
@@ -292,6 +304,7 @@ async def refresh(deps: AccountsDeps, refresh_token: str) -> TokenPair:
         if not account.is_active:
             await sessions.revoke(family.id, reason="account_disabled", now=now)
             await uow.commit()
+            deps.status.forget(family.account_id)
             raise _disabled()
         if not family.usable(now) or now >= token.expires_at:
             await uow.commit()
@@ -321,10 +334,15 @@ async def sign_out(
     now = deps.clock()
     async with deps.unit_of_work() as uow:
         sessions = SessionRepository(uow.connection)
+        ended: list[uuid.UUID] = []
         if refresh_token:
             token = await sessions.find_token(digest(refresh_token))
             if token is not None:
                 await sessions.revoke(token.family_id, reason="signed_out", now=now)
+                ended.append(token.family_id)
         if session_id is not None:
             await sessions.revoke(session_id, reason="signed_out", now=now)
+            ended.append(session_id)
         await uow.commit()
+    for ended_id in ended:
+        deps.status.forget_session(ended_id)

@@ -56,6 +56,15 @@ class AccountsSettings(AcmeSettings):
     session_max_age: int = Field(
         30 * 86_400, ge=60, description="seconds a sign-in session lasts however often refreshed"
     )
+    session_recheck_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=60,
+        description=(
+            "seconds a process reuses an account's status and session between database "
+            "checks; 0 checks on every request"
+        ),
+    )
     sign_in_timeout: int = Field(
         600, ge=30, le=3600, description="seconds a person has to finish signing in"
     )

@@ -152,8 +152,17 @@ class AcmeSettings(BaseSettings):
     log_format: Literal["json", "text"] | None = Field(
         None, description="json in production, text in development unless set"
     )
-    db_pool_size: int = Field(10, ge=1)
-    db_max_overflow: int = Field(10, ge=0)
+    db_pool_size: int = Field(
+        20, ge=1, description="PostgreSQL connections each process keeps open"
+    )
+    db_max_overflow: int = Field(
+        0,
+        ge=0,
+        description=(
+            "extra connections opened under bursts and closed again; 0 keeps the pool fixed "
+            "(requests beyond it wait up to ACME_DB_POOL_TIMEOUT)"
+        ),
+    )
     db_pool_timeout: float = Field(
         10.0, gt=0, description="seconds to wait for a pooled connection"
     )
