@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 from types import SimpleNamespace
 
 import pytest
 from uvicorn.config import Config
 
-from acme_api.workers import DrainingServer, ShutdownTimings, mark_draining, shutdown_timings
+from acme_api.workers import (
+    GC_YOUNG_THRESHOLD,
+    DrainingServer,
+    ShutdownTimings,
+    mark_draining,
+    settle_heap,
+    shutdown_timings,
+)
 
 
 def test_defaults_leave_gunicorn_time_for_both_stages() -> None:
@@ -74,3 +82,14 @@ async def test_no_drain_period_means_the_plain_uvicorn_stop() -> None:
     server = DrainingServer(Config(app=app_with_container()), drain_seconds=0)
     server.handle_exit(signal.SIGTERM, None)
     assert server.should_exit is True
+
+
+def test_a_started_worker_freezes_its_heap_and_collects_less_often() -> None:
+    threshold = gc.get_threshold()
+    try:
+        settle_heap()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, threshold[1], threshold[2])
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)

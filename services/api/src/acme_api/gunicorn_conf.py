@@ -15,7 +15,6 @@ Every value comes from an ``ACME_GUNICORN_*`` variable (or ``GUNICORN_CMD_ARGS``
 
 from __future__ import annotations
 
-import gc
 import os
 import shutil
 import tempfile
@@ -77,15 +76,3 @@ def child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid, str(_metrics_dir))  # type: ignore[no-untyped-call]
-
-
-def post_worker_init(worker: Any) -> None:
-    """Keep the garbage collector off what every request shares.
-
-    The app, its routes, compiled schemas and imported modules live as long
-    as the worker; freezing them moves them out of the collector's
-    generations, so its periodic full passes stop walking them (fewer and
-    shorter pauses, which show as latency spikes under load).
-    """
-    gc.collect()
-    gc.freeze()

@@ -11,7 +11,18 @@ from collections.abc import Callable, Collection, Mapping
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, delete, exists, func, select, type_coerce, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from acme.core.errors import NotFound, PreconditionFailed
@@ -63,6 +74,12 @@ def _values(item: Item) -> dict[str, Any]:
     }
 
 
+# The hot single-item read, built once and run with parameters.
+_GET_OWNED = select(items).where(
+    items.c.id == bindparam("item_id"), items.c.owner_id == bindparam("owner_id")
+)
+
+
 def _not_found(item_id: uuid.UUID) -> NotFound:
     return NotFound(f"item {item_id} not found", code="item_not_found")
 
@@ -82,8 +99,8 @@ class ItemRepository(SqlRepository[Item]):
 
     async def get_owned(self, owner_id: uuid.UUID, item_id: uuid.UUID) -> Item:
         """The owner's item. Another owner's item is :class:`NotFound`, like a missing one."""
-        query = select(items).where(items.c.id == item_id, items.c.owner_id == owner_id)
-        row = (await self.connection.execute(query)).first()
+        parameters = {"item_id": item_id, "owner_id": owner_id}
+        row = (await self.connection.execute(_GET_OWNED, parameters)).first()
         if row is None:
             raise _not_found(item_id)
         return self._to_entity(row)

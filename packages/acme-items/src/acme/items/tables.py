@@ -9,6 +9,8 @@ is one index range scan, as cheap as the first page.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     Column,
@@ -19,6 +21,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
     Uuid,
 )
 from sqlalchemy.dialects import postgresql
@@ -27,7 +30,23 @@ __all__ = ["ITEM_COLUMNS", "PG_TAGS", "items", "metadata"]
 
 metadata = MetaData()
 
-PG_TAGS = postgresql.ARRAY(String(50))
+
+class _TagArray(TypeDecorator[list[str]]):
+    """``varchar[]``, read as the driver hands it over.
+
+    asyncpg already decodes a one-dimensional ``varchar[]`` to a ``list[str]``;
+    SQLAlchemy's ARRAY would walk every element of every row again to apply
+    an item processor that ``String`` does not have.
+    """
+
+    impl = postgresql.ARRAY(String(50))
+    cache_ok = True
+
+    def result_processor(self, dialect: Any, coltype: object) -> None:
+        return None
+
+
+PG_TAGS = _TagArray()
 Tags = JSON().with_variant(PG_TAGS, "postgresql")
 
 # Column order matches the Item dataclass's fields: rows map with Item(*row).

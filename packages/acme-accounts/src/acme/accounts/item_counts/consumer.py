@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from acme.core.errors import Invalid
@@ -43,6 +43,23 @@ def _account_and_delta(message: Message) -> tuple[uuid.UUID, int]:
         raise Invalid(f"{message.type} without a valid {field}") from exc
 
 
+def _upsert(insert: Any) -> Any:
+    delta = bindparam("delta", type_=Integer)
+    now = bindparam("now", type_=item_counts.c.updated_at.type)
+    return (
+        insert(item_counts)
+        .values(account_id=bindparam("account_id"), item_count=delta, updated_at=now)
+        .on_conflict_do_update(
+            index_elements=[item_counts.c.account_id],
+            set_={"item_count": item_counts.c.item_count + delta, "updated_at": now},
+        )
+    )
+
+
+# Built once per dialect, run with parameters (the consumer runs once per event).
+_UPSERT = {"postgresql": _upsert(postgresql.insert), "sqlite": _upsert(sqlite.insert)}
+
+
 async def apply_event(uow: SqlUnitOfWork, message: Message) -> None:
     """Apply one event to the counts, in the consumer's transaction.
 
@@ -51,15 +68,9 @@ async def apply_event(uow: SqlUnitOfWork, message: Message) -> None:
             (the bus retries, then dead-letters it for an operator).
     """
     account_id, delta = _account_and_delta(message)
-    dialect = uow.connection.dialect.name
-    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    now = datetime.now(UTC)
-    statement = insert(item_counts).values(account_id=account_id, item_count=delta, updated_at=now)
+    statement = _UPSERT[uow.connection.dialect.name]
     await uow.connection.execute(
-        statement.on_conflict_do_update(
-            index_elements=[item_counts.c.account_id],
-            set_={"item_count": item_counts.c.item_count + delta, "updated_at": now},
-        )
+        statement, {"account_id": account_id, "delta": delta, "now": datetime.now(UTC)}
     )
 
 

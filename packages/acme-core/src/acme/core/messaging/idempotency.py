@@ -6,6 +6,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -21,6 +22,12 @@ __all__ = ["ProcessedMessages", "idempotent"]
 logger = logging.getLogger(__name__)
 
 Effect = Callable[[SqlUnitOfWork, Message], Awaitable[None]]
+
+# One claim statement per dialect, built once; the values are execution parameters.
+_CLAIM: dict[str, Any] = {
+    "postgresql": postgresql.insert(processed_messages).on_conflict_do_nothing(),
+    "sqlite": sqlite.insert(processed_messages).on_conflict_do_nothing(),
+}
 
 
 class ProcessedMessages:
@@ -43,11 +50,10 @@ class ProcessedMessages:
             "processed_at": datetime.now(UTC),
         }
         dialect = self._connection.dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        if dialect not in ("postgresql", "sqlite"):
+        statement = _CLAIM.get(dialect)
+        if statement is None:
             raise NotImplementedError(f"the idempotent consumer does not support {dialect}")
-        statement = insert(processed_messages).values(**values).on_conflict_do_nothing()
-        result = await self._connection.execute(statement)
+        result = await self._connection.execute(statement, values)
         return bool(result.rowcount)
 
 

@@ -11,6 +11,9 @@ from .tables import outbox
 
 __all__ = ["Outbox"]
 
+# Built once; the values are execution parameters (no per-call statement to compile or key).
+_INSERT = outbox.insert()
+
 
 class Outbox:
     """Records messages to publish, on the unit of work's connection.
@@ -26,14 +29,15 @@ class Outbox:
     async def add(self, message: Message) -> None:
         """Queue ``message`` for publication when the transaction commits."""
         await self._connection.execute(
-            outbox.insert().values(
-                id=message.id,
-                type=message.type,
-                version=message.version,
-                occurred_at=message.occurred_at,
-                correlation_id=message.correlation_id,
-                payload=dict(message.payload),
-                created_at=datetime.now(UTC),
-                attempts=0,
-            )
+            _INSERT,
+            {
+                "id": message.id,
+                "type": message.type,
+                "version": message.version,
+                "occurred_at": message.occurred_at,
+                "correlation_id": message.correlation_id,
+                "payload": dict(message.payload),
+                "created_at": datetime.now(UTC),
+                "attempts": 0,
+            },
         )

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, or_, select, update
+from sqlalchemy import Row, and_, bindparam, delete, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from acme.core.errors import Unavailable
@@ -23,6 +23,27 @@ from .tables import outbox
 __all__ = ["OutboxRelay"]
 
 logger = logging.getLogger(__name__)
+
+# The relay's statements, built once and run with parameters: the relay polls
+# after every commit, and a statement built per poll is coerced and keyed anew.
+_NOW = bindparam("now", type_=outbox.c.published_at.type)
+_DUE = (
+    select(outbox)
+    .where(
+        and_(
+            outbox.c.published_at.is_(None),
+            or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= _NOW),
+        )
+    )
+    .order_by(outbox.c.created_at, outbox.c.id)
+    .limit(bindparam("batch"))
+    .with_for_update(skip_locked=True)
+)
+_MARK_SENT = (
+    update(outbox)
+    .where(outbox.c.id.in_(bindparam("ids", expanding=True)))
+    .values(published_at=_NOW)
+)
 
 
 def _message(row: Row[Any]) -> Message:
@@ -111,19 +132,8 @@ class OutboxRelay:
         """
         now = datetime.now(UTC)
         async with self._unit_of_work() as uow:
-            query = (
-                select(outbox)
-                .where(
-                    and_(
-                        outbox.c.published_at.is_(None),
-                        or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= now),
-                    )
-                )
-                .order_by(outbox.c.created_at, outbox.c.id)
-                .limit(self.batch_size)
-                .with_for_update(skip_locked=True)
-            )
-            rows = (await uow.connection.execute(query)).all()
+            due = {"now": now, "batch": self.batch_size}
+            rows = (await uow.connection.execute(_DUE, due)).all()
             if not rows:
                 return 0
             published: list[uuid.UUID] = []
@@ -152,9 +162,7 @@ class OutboxRelay:
                 elif isinstance(outcome, BaseException):
                     raise outcome
             if published:
-                await uow.connection.execute(
-                    update(outbox).where(outbox.c.id.in_(published)).values(published_at=now)
-                )
+                await uow.connection.execute(_MARK_SENT, {"ids": published, "now": now})
             await uow.commit()
         if transport_error is not None and not published:
             raise transport_error
