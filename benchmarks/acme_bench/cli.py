@@ -194,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
         "wrk",
         help="saturation run with wrk (much cheaper per request than locust)",
     )
-    wrk.add_argument("--scenario", default="seed", help="seed, get, list, health")
+    wrk.add_argument("--scenario", default="seed", help="seed, get, first-page, deep-page, health")
     wrk.add_argument("--size", default="10k", help="items to seed")
     wrk.add_argument("--threads", type=_positive_int, default=1, help="wrk threads")
     wrk.add_argument("--floor", action="store_true", help="also run the floor app")

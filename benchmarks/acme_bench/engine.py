@@ -10,14 +10,16 @@ ratio cancels most of it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import psutil
+
 from .dataset import DataFiles
 from .drivers import DriverError, Figures, Load, Progress, result, run_locust, run_wrk
-from .sampler import ResourceSampler
+from .sampler import ResourceSampler, process_tree
 from .stack import AppTarget, Stack
 from .stats import RunResult
 
@@ -141,6 +143,45 @@ def _measure(
     )
 
 
+def _busy_seconds(stacks: Iterable[Stack]) -> float:
+    total = 0.0
+    for stack in stacks:
+        for pid in (stack.server_pid, stack.proxy_pid):
+            for process in process_tree(pid):
+                try:
+                    times = process.cpu_times()
+                except psutil.Error:
+                    continue
+                total += times.user + times.system
+    return total
+
+
+def settle(
+    stacks: Iterable[Stack],
+    *,
+    idle_percent: float = 5.0,
+    window_s: float = 0.5,
+    limit_s: float = 90.0,
+) -> float:
+    """Wait until the stacks have finished the work a measurement left behind.
+
+    A run ends when the load stops, not when the server is done: the API's
+    relay and event consumers go on working through what the writes queued
+    (item counts, for instance). Measuring the next target meanwhile would
+    charge that work to it. Returns the seconds waited (at most ``limit_s``).
+    """
+    stacks = list(stacks)
+    started = time.monotonic()
+    before = _busy_seconds(stacks)
+    while time.monotonic() - started < limit_s:
+        time.sleep(window_s)
+        now = _busy_seconds(stacks)
+        if (now - before) / window_s * 100 < idle_percent:
+            break
+        before = now
+    return time.monotonic() - started
+
+
 def run_experiment(
     experiment: Experiment,
     *,
@@ -173,6 +214,9 @@ def run_experiment(
             if round_ % 2 == 0:
                 order.reverse()
             for target in order:
+                waited = settle(stacks.values())
+                if waited >= 2:
+                    progress(f"  (waited {waited:.0f}s for the servers to finish queued work)")
                 started = time.monotonic()
                 run = _measure(
                     experiment,

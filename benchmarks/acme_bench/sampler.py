@@ -19,7 +19,7 @@ import psutil
 
 from .stats import ProcessUsage, Usage
 
-__all__ = ["ResourceSampler"]
+__all__ = ["ResourceSampler", "process_tree"]
 
 
 @dataclass
@@ -47,7 +47,8 @@ def _hwm_bytes(pid: int) -> int:
     return 0
 
 
-def _tree(root_pid: int | None) -> list[psutil.Process]:
+def process_tree(root_pid: int | None) -> list[psutil.Process]:
+    """A process and all its descendants (empty when it is gone or not started)."""
     if root_pid is None:
         return []
     try:
@@ -120,13 +121,14 @@ class ResourceSampler:
         self.interval = interval
         self._database = database
         self._server = _Group(
-            lambda: _tree(server_pid),
+            lambda: process_tree(server_pid),
             lambda p, _: "master" if p.pid == server_pid else "worker",
         )
         self._proxy = _Group(
-            lambda: _tree(proxy_pid), lambda p, _: "master" if p.pid == proxy_pid else "worker"
+            lambda: process_tree(proxy_pid),
+            lambda p, _: "master" if p.pid == proxy_pid else "worker",
         )
-        self._loadgen = _Group(lambda: _tree(loadgen_pid), lambda _p, _i: "loadgen")
+        self._loadgen = _Group(lambda: process_tree(loadgen_pid), lambda _p, _i: "loadgen")
         self._postgres = _Group(self._postgres_backends, lambda _p, _i: "postgres")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -137,7 +139,7 @@ class ResourceSampler:
 
     def attach_loadgen(self, pid: int) -> None:
         """Start following the load generator once it has been spawned."""
-        self._loadgen.roots = lambda: _tree(pid)
+        self._loadgen.roots = lambda: process_tree(pid)
 
     def _postgres_backends(self) -> list[psutil.Process]:
         if not self._database:
