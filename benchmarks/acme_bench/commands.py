@@ -152,7 +152,11 @@ def _report_data(args: argparse.Namespace, run_dir: Path, keys: str) -> plans.Re
     """The small database and, unless skipped, a large copy of it, both seeded.
 
     The large one is cloned from the small one once its accounts exist, so
-    the same tokens serve both and are issued once.
+    the same tokens serve both and are issued once. The floor gets a copy of
+    the seeded small one: its writes add outbox rows too, and in a shared
+    database the API's relay (idle, but up for the whole experiment) would
+    publish them while the floor is measured, charging the floor for work
+    of the API's.
     """
     databases: list[BenchDatabase] = [BenchDatabase.create(admin_url(args), label="report")]
     try:
@@ -174,12 +178,14 @@ def _report_data(args: argparse.Namespace, run_dir: Path, keys: str) -> plans.Re
         small_files = seed_database(
             small, tokens_file=tokens, size=small_size, directory=run_dir / "data-small"
         )
+        floor = small.clone(label="report_floor")
+        databases.append(floor)
         if large is None:
-            return plans.ReportData(small, small_files)
+            return plans.ReportData(small, small_files, floor=floor)
         large_files = seed_database(
             large, tokens_file=tokens, size=large_size, directory=run_dir / "data-large"
         )
-        return plans.ReportData(small, small_files, large, large_files)
+        return plans.ReportData(small, small_files, large, large_files, floor=floor)
     except BaseException:
         if not args.keep_db:
             for database in databases:
@@ -208,9 +214,9 @@ def cmd_report(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         raise BenchError(str(exc)) from exc
     finally:
         if not args.keep_db:
-            data.small.drop()
-            if data.large is not None:
-                data.large.drop()
+            for database in (data.small, data.large, data.floor):
+                if database is not None:
+                    database.drop()
     finish(
         run_dir,
         title="acme API benchmark",

@@ -45,6 +45,11 @@ class Experiment:
             For wrk, ``load.scenario`` names the request list to replay.
         check: Called with each target's running stack before any load: raise
             to stop the experiment when the target does not answer as expected.
+        keep_up: Start every target once and keep them all up (the default).
+            ``False`` starts each target for its measurement only, warmed up
+            every time: for experiments whose stacks together would hold more
+            database connections than the server allows (each worker keeps its
+            own pool; see ``sweep``).
     """
 
     name: str
@@ -57,6 +62,7 @@ class Experiment:
     workers: int = 1
     data: Mapping[str, DataFiles] = field(default_factory=dict)
     check: Hook | None = None
+    keep_up: bool = True
 
 
 def _drive(
@@ -190,43 +196,51 @@ def run_experiment(
     progress: Progress = print,
     before_measure: Hook | None = None,
 ) -> list[RunResult]:
-    """Start every target, run the interleaved rounds, stop them; one result per run.
+    """Start the targets, run the interleaved rounds, stop them; one result per run.
 
-    All targets stay up for the whole experiment (an idle one costs next to
-    nothing) and each is warmed up before its first measurement.
+    By default all targets stay up for the whole experiment (an idle one
+    costs next to nothing) and each is warmed up before its first
+    measurement; see :attr:`Experiment.keep_up`. Before each measurement the
+    runner waits for every running stack to go idle (:func:`settle`).
     """
     results: list[RunResult] = []
+
+    def start(target: AppTarget, within: ExitStack) -> Stack:
+        workers = target.workers or experiment.workers
+        nginx = ", behind nginx" if target.nginx else ""
+        progress(f"- starting {target.name} ({workers} workers{nginx})")
+        stack = Stack(target=target, workers=workers, env=server_env, run_dir=run_dir / "servers")
+        within.enter_context(stack)
+        for hook in (experiment.check, before_measure):
+            if hook is not None:
+                hook(target, stack)
+        return stack
+
     with ExitStack() as running:
         stacks: dict[str, Stack] = {}
-        for target in experiment.targets:
-            workers = target.workers or experiment.workers
-            nginx = ", behind nginx" if target.nginx else ""
-            progress(f"- starting {target.name} ({workers} workers{nginx})")
-            stack = Stack(
-                target=target, workers=workers, env=server_env, run_dir=run_dir / "servers"
-            )
-            stacks[target.name] = running.enter_context(stack)
-            for hook in (experiment.check, before_measure):
-                if hook is not None:
-                    hook(target, stacks[target.name])
+        if experiment.keep_up:
+            for target in experiment.targets:
+                stacks[target.name] = start(target, running)
         for round_ in range(1, experiment.rounds + 1):
             order = list(experiment.targets)
             if round_ % 2 == 0:
                 order.reverse()
             for target in order:
-                waited = settle(stacks.values())
-                if waited >= 2:
-                    progress(f"  (waited {waited:.0f}s for the servers to finish queued work)")
-                started = time.monotonic()
-                run = _measure(
-                    experiment,
-                    target=target,
-                    stack=stacks[target.name],
-                    round_=round_,
-                    run_dir=run_dir,
-                    progress=progress,
-                    warm_up=round_ == 1,
-                )
+                with ExitStack() as this_run:
+                    stack = stacks.get(target.name) or start(target, this_run)
+                    waited = settle(stacks.values() if experiment.keep_up else [stack])
+                    if waited >= 2:
+                        progress(f"  (waited {waited:.0f}s for the servers to finish queued work)")
+                    started = time.monotonic()
+                    run = _measure(
+                        experiment,
+                        target=target,
+                        stack=stack,
+                        round_=round_,
+                        run_dir=run_dir,
+                        progress=progress,
+                        warm_up=round_ == 1 or not experiment.keep_up,
+                    )
                 results.append(run)
                 m = run.metrics()
                 progress(

@@ -28,7 +28,8 @@ __all__ = [
     "report_experiments",
 ]
 
-ExperimentBuilder = Callable[[BenchDatabase, DataFiles], Experiment]
+ExperimentBuilder = Callable[[BenchDatabase, DataFiles, BenchDatabase], Experiment]
+"""Builds an experiment from the API's database, its files and the floor's database."""
 
 EXPERIMENTS = ("seed", "seed-wrk", "mix", "auth", "pages")
 DESCRIPTIONS = {
@@ -58,14 +59,21 @@ class ReportData:
     small_files: DataFiles
     large: BenchDatabase | None = None
     large_files: DataFiles | None = None
+    floor: BenchDatabase | None = None
+    """A copy of ``small`` for the floor alone (its writes must not wake the API's relay)."""
 
 
 def floor_target(
     bin_dir: Path, database: BenchDatabase, *, name: str = "floor", workers: int | None = None
 ) -> AppTarget:
-    """The floor app (bare ASGI on raw asyncpg) served by the same gunicorn."""
+    """The floor app (bare ASGI on raw asyncpg) served by the same gunicorn, on ``database``."""
     return AppTarget(
-        name, bin_dir, app_uri="acme_bench.floor:app", database=database.name, workers=workers
+        name,
+        bin_dir,
+        app_uri="acme_bench.floor:app",
+        env={"ACME_DATABASE_URL": database.sqlalchemy_url},
+        database=database.name,
+        workers=workers,
     )
 
 
@@ -123,7 +131,7 @@ def report_experiments(
     common = {"rounds": args.rounds, "warmup_s": args.warmup, "workers": args.workers}
     wrk = replace(base, duration_s=args.wrk_duration)
     api = AppTarget("api", bin_dir, database=small.name, nginx=args.nginx)
-    floor = floor_target(bin_dir, small)
+    floor = floor_target(bin_dir, data.floor or small)
     files = dict.fromkeys(("api", "floor", "api-noauth"), data.small_files)
     built: dict[str, Experiment] = {
         "health": Experiment(

@@ -43,6 +43,7 @@ def _single_database_run(
         database = BenchDatabase.create(admin_url(args), label=kind)
     except DatabaseError as exc:
         raise BenchError(str(exc)) from exc
+    floor_database: BenchDatabase | None = None
     try:
         env = server_env(database, keys=keys)
         migrated(database, CURRENT_BIN, env)
@@ -55,13 +56,18 @@ def _single_database_run(
             env=env,
             accounts=args.accounts,
         )
-        experiment = build(database, data)
+        # The floor writes outbox rows too: on a database of its own, the API's
+        # relay never publishes them (see commands._report_data).
+        floor_database = database.clone(label=f"{kind}_floor") if args.floor else None
+        experiment = build(database, data, floor_database or database)
         sections = run_sections([experiment], run_dir=run_dir, server_env=env)
     except DatabaseError as exc:
         raise BenchError(str(exc)) from exc
     finally:
         if not args.keep_db:
             database.drop()
+            if floor_database is not None:
+                floor_database.drop()
     finish(run_dir, title=title, meta=meta, checks=[], sections=sections, started=started)
     return 0
 
@@ -69,12 +75,16 @@ def _single_database_run(
 def cmd_sweep(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     """The same scenario at 1, 2, 4 gunicorn workers (and the floor's), interleaved."""
 
-    def build(database: BenchDatabase, data: plans.DataFiles) -> Experiment:
+    def build(
+        database: BenchDatabase, data: plans.DataFiles, floor_database: BenchDatabase
+    ) -> Experiment:
         targets = []
         for count in args.worker_counts:
             if args.floor:
                 targets.append(
-                    plans.floor_target(CURRENT_BIN, database, name=f"floor-{count}w", workers=count)
+                    plans.floor_target(
+                        CURRENT_BIN, floor_database, name=f"floor-{count}w", workers=count
+                    )
                 )
             targets.append(
                 AppTarget(
@@ -101,6 +111,10 @@ def cmd_sweep(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
             rounds=args.rounds,
             warmup_s=args.warmup,
             data={t.name: data for t in targets},
+            # Each worker keeps its own pool: 1 + 2 + 4 workers of the API and
+            # of the floor, all up at once, would ask PostgreSQL for 280
+            # connections (its default max_connections is 100).
+            keep_up=False,
         )
 
     return _single_database_run(
@@ -111,10 +125,12 @@ def cmd_sweep(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
 def cmd_wrk(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     """A saturation run with wrk, optionally against the floor too."""
 
-    def build(database: BenchDatabase, data: plans.DataFiles) -> Experiment:
+    def build(
+        database: BenchDatabase, data: plans.DataFiles, floor_database: BenchDatabase
+    ) -> Experiment:
         targets = [AppTarget("api", CURRENT_BIN, nginx=args.nginx, database=database.name)]
         if args.floor:
-            targets.insert(0, plans.floor_target(CURRENT_BIN, database))
+            targets.insert(0, plans.floor_target(CURRENT_BIN, floor_database))
         load = Load(
             scenario=args.scenario,
             users=args.users,
