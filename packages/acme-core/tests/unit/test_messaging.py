@@ -128,3 +128,45 @@ async def test_in_process_bus_bounds_concurrent_handlers() -> None:
         await bus.publish(Message("item.created", {}))
     await bus.drain()
     assert peak == 2
+
+
+async def test_publishing_waits_while_too_many_deliveries_are_unfinished() -> None:
+    import asyncio
+
+    bus = InProcessBus(max_pending=3)
+    release = asyncio.Event()
+    handled: list[str] = []
+
+    async def held(message: Message) -> None:
+        await release.wait()
+        handled.append(message.type)
+
+    bus.subscribe("#", held, consumer="c")
+    for _ in range(3):
+        await bus.publish(Message("item.created", {}))
+    assert bus.pending == 3
+    fourth = asyncio.create_task(bus.publish(Message("item.deleted", {})))
+    await asyncio.sleep(0.05)
+    assert not fourth.done()  # no room: the publisher waits, nothing is dropped
+    release.set()
+    await asyncio.wait_for(fourth, timeout=5)
+    await bus.drain()
+    assert handled == ["item.created"] * 3 + ["item.deleted"]
+    assert bus.pending == 0
+
+
+async def test_a_handler_that_publishes_never_waits_for_room() -> None:
+    import asyncio
+
+    bus = InProcessBus(max_pending=1)
+    seen: list[str] = []
+
+    async def forward(message: Message) -> None:
+        seen.append(message.type)
+        if message.type == "item.created":
+            await bus.publish(Message("item.counted", {}))
+
+    bus.subscribe("item.*", forward, consumer="c")
+    await bus.publish(Message("item.created", {}))
+    await asyncio.wait_for(bus.drain(), timeout=5)
+    assert seen == ["item.created", "item.counted"]

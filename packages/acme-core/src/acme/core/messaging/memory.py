@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from acme.core.logging import bind_request_id
@@ -14,6 +15,10 @@ from ._port import Handler, Unroutable
 __all__ = ["InProcessBus", "topic_matches"]
 
 logger = logging.getLogger(__name__)
+
+# Set inside a delivery: a handler that publishes must not wait for room that
+# only its own completion would make.
+_delivering: ContextVar[bool] = ContextVar("acme_in_process_delivery", default=False)
 
 
 def topic_matches(topic: str, message_type: str) -> bool:
@@ -42,17 +47,36 @@ class _Subscription:
 class InProcessBus:
     """Delivers each published message to every matching handler, in this process.
 
-    Handlers run as tasks so a publisher never waits for consumers; a failing
-    handler is retried ``max_attempts`` times, then logged and dropped (there
-    is no broker: it is kept in :attr:`dead_letters`). :meth:`drain` waits for
-    deliveries in flight, for tests and for shutdown. Delivery is at most once
-    here: a message handed over is lost if the process stops before its
-    handler commits. Use RabbitMQ where that matters.
+    Handlers run as tasks so a publisher never waits for consumers, up to
+    ``max_pending`` deliveries started and not yet finished: past that,
+    :meth:`publish` waits for room. The outbox relay is the publisher, so a
+    burst of writes stays in the outbox table (durable) instead of piling up
+    here as tasks (memory, and lost if the process stops). A handler that
+    publishes never waits. A failing handler is retried ``max_attempts``
+    times, then logged and dropped (there is no broker: it is kept in
+    :attr:`dead_letters`). :meth:`drain` waits for deliveries in flight, for
+    tests and for shutdown. Delivery is at most once here: a message handed
+    over is lost if the process stops before its handler commits. Use
+    RabbitMQ where that matters.
+
+    Args:
+        max_attempts: Handler attempts per delivery.
+        concurrency: Handlers running at once (each holds a database
+            connection while it runs).
+        max_pending: Deliveries started and not finished before
+            :meth:`publish` waits.
     """
 
-    def __init__(self, *, max_attempts: int = 3, concurrency: int = 4) -> None:
+    def __init__(
+        self, *, max_attempts: int = 3, concurrency: int = 4, max_pending: int = 256
+    ) -> None:
+        if max_pending < 1:
+            raise ValueError("max_pending must be at least 1")
         self._subscriptions: list[_Subscription] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._max_pending = max_pending
+        self._room = asyncio.Event()
+        self._room.set()
         self._max_attempts = max_attempts
         # Handlers open database transactions: at most this many run at once,
         # so a burst of events never takes every pooled connection from requests.
@@ -69,18 +93,36 @@ class InProcessBus:
     async def publish(self, message: Message) -> None:
         """Start delivering ``message`` to every matching subscription.
 
+        Waits first while ``max_pending`` deliveries are unfinished (except
+        when called from a handler).
+
         Raises:
             Unroutable: no subscription matches (as RabbitMQ's ``mandatory`` flag would).
         """
         matching = [s for s in self._subscriptions if topic_matches(s.topic, message.type)]
         if not matching:
             raise Unroutable(f"no subscription matches {message.type!r}")
+        if not _delivering.get():
+            while len(self._tasks) >= self._max_pending:
+                self._room.clear()
+                await self._room.wait()
         for subscription in matching:
             task = asyncio.create_task(self._deliver(subscription, message))
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            task.add_done_callback(self._finished)
+
+    @property
+    def pending(self) -> int:
+        """Deliveries started and not yet finished."""
+        return len(self._tasks)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if len(self._tasks) < self._max_pending:
+            self._room.set()
 
     async def _deliver(self, subscription: _Subscription, message: Message) -> None:
+        _delivering.set(True)
         async with self._slots:
             with bind_request_id(message.correlation_id):
                 await self._attempts(subscription, message)
