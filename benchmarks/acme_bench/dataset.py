@@ -17,14 +17,11 @@ class DataFiles:
         tokens: Access tokens, one a line (line *i* is account *i*'s).
         dataset: JSON description of the seeded rows (``None`` without data).
         requests: wrk request lists by scenario name (see ``wrk/replay.lua``).
-        accounts: The accounts' ids, one a line in token order (wrk sends them as
-            ``X-Bench-Account`` for the no-auth variant of the app).
     """
 
     tokens: Path
     dataset: Path | None = None
     requests: Mapping[str, Path] = field(default_factory=dict)
-    accounts: Path | None = None
 
     def locust_env(self) -> dict[str, str]:
         """The environment locust's scenarios read (see scenario_support)."""

@@ -237,7 +237,6 @@ def run_wrk(
     tokens_file: Path,
     label: str,
     progress: Progress = print,
-    accounts_file: Path | None = None,
 ) -> Figures:
     """Replay ``load.scenario`` (a request-list file) with wrk at ``load.users`` connections.
 
@@ -262,7 +261,6 @@ def run_wrk(
         "--",
         str(tokens_file),
         load.scenario,
-        *([str(accounts_file)] if accounts_file else []),
     ]
     log_path = out.with_name(out.name + "_wrk.log")
     with log_path.open("w") as log:

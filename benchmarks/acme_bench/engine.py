@@ -89,7 +89,6 @@ def _drive(
             out=out,
             sampler=sampler,
             tokens_file=data.tokens,
-            accounts_file=data.accounts,
             label=label,
             progress=progress,
         )

@@ -135,11 +135,8 @@ def seed_database(
         print(f"  {size} items seeded in {seeded.seconds:.0f}s ({database.name})")
     dataset = directory / "dataset.json"
     dataset.write_text(json.dumps(_describe(seeded, len(tokens)), indent=1) + "\n")
-    accounts_file = directory / "accounts.txt"
-    accounts_file.write_text("".join(f"{token_subject(t)}\n" for t in tokens), encoding="ascii")
     return DataFiles(
         tokens=tokens_file,
         dataset=dataset,
         requests=_request_lists(directory, seeded),
-        accounts=accounts_file,
     )

@@ -156,15 +156,7 @@ class RealisticMix(BenchUser):
 
 
 class ReadHeavy(BenchUser):
-    """Get one item by id: the cheapest authenticated request, so auth weighs most.
-
-    Also sends ``X-Bench-Account`` so the runner's no-auth variant of the app
-    (which takes the account from it) answers the very same requests.
-    """
-
-    def on_start(self) -> None:
-        super().on_start()
-        self.auth = {**self.auth, "X-Bench-Account": str(self.account.get("id", ""))}
+    """Get one item by id: the cheapest authenticated request, so auth weighs most."""
 
     @task
     def get(self) -> None:

@@ -1,10 +1,9 @@
 -- wrk script of the benchmark runner (benchmarks/acme_bench/wrk.py).
 --
---   wrk ... -s replay.lua URL -- TOKENS_FILE REQUESTS_FILE [ACCOUNTS_FILE]
+--   wrk ... -s replay.lua URL -- TOKENS_FILE REQUESTS_FILE
 --
 -- TOKENS_FILE holds one access token a line (made with `acme-api token
--- issue` before the run); ACCOUNTS_FILE, when given, the matching account
--- ids, sent as X-Bench-Account for the runner's no-auth variant of the app.
+-- issue` before the run).
 -- REQUESTS_FILE holds one request a line:
 --   TOKEN_INDEX <tab> METHOD <tab> PATH [<tab> JSON_BODY]
 -- where TOKEN_INDEX counts from 0 ("-" sends no Authorization header).
@@ -37,10 +36,6 @@ function init(args)
     error("usage: -- TOKENS_FILE REQUESTS_FILE")
   end
   local tokens = load_lines(args[1])
-  local accounts = {}
-  if args[3] then
-    accounts = load_lines(args[3])
-  end
   for _, line in ipairs(load_lines(args[2])) do
     local index, method, path, body = line:match("^([%d%-]+)\t(%u+)\t([^\t]+)\t?(.*)$")
     if not method then
@@ -53,9 +48,6 @@ function init(args)
         error("no token number " .. index .. " in " .. args[1])
       end
       headers["Authorization"] = "Bearer " .. token
-      if accounts[tonumber(index) + 1] then
-        headers["X-Bench-Account"] = accounts[tonumber(index) + 1]
-      end
     end
     if body == "" then
       body = nil
