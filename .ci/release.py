@@ -1,16 +1,31 @@
-"""Release helpers for the per-package workflow (.github/workflows/release.yml).
+"""Every step of a package release, one command each (.github/workflows/release.yml).
 
-    python .ci/release.py plan acme-items-v1.2.0
-        check the tag names a package whose version source and changelog say
-        1.2.0; print name, path, version and the sibling modes to test
-    python .ci/release.py install-set --wheel dist/acme_items-1.2.0-py3-none-any.whl \
-        --mode lowest --out siblings/
-        print what to install to test that wheel: itself (with every extra) and
-        its acme siblings at the lowest (or newest) released version its range
-        allows, or as in this tree ("tree"); released siblings are built from
-        their release tags, so no index credentials are needed to test
-    python .ci/release.py test-requirements
-        print the pinned test tools of the workspace (hatch.toml)
+Run through ``.ci/release`` (it installs the pinned release tools first):
+
+    .ci/release prepare acme-items patch
+        bump the version source (major, minor, patch, or an exact version; the
+        current one for a first release) and move the changelog's Unreleased
+        entries under a section for the new version: the release commit
+    .ci/release plan acme-items-v1.0.1
+        refuse a tag that is not on main, or whose version source or changelog
+        disagree with it; print name, path, version and the sibling modes
+    .ci/release build packages/acme-items --out dist
+        the wheel and sdist of that package only
+    .ci/release test --wheel dist/acme_items-1.0.1-py3-none-any.whl --mode lowest
+        a fresh venv with the wheel, its acme siblings at the lowest (newest)
+        released version its range allows or as in this tree, with every
+        extra, and the test tools; then the package's own tests
+    .ci/release publish dist/*
+        upload to the index in UV_PUBLISH_URL; files the index already has
+        (UV_PUBLISH_CHECK_URL) are skipped, so a re-run after a partial upload
+        succeeds, and a different file under a released version is refused
+    .ci/release test-api [PYTEST ARGS]
+        the API's tests against its pinned released wheels (rebuilt from their
+        release commits, see releases.py) and the image's lock
+    .ci/release adopt acme-items 1.0.1 [-- PYTEST ARGS]
+        the API adopts a release (.ci/adopt.py): pin, relock, tests
+    .ci/release where acme-items 1.0.1
+        the release commit of a released version and its rebuilt wheel
 
 Release tags are ``<distribution>-v<version>``, e.g. ``acme-core-v1.4.0``.
 """
@@ -18,10 +33,11 @@ Release tags are ``<distribution>-v<version>``, e.g. ``acme-core-v1.4.0``.
 from __future__ import annotations
 
 import argparse
+import datetime
+import os
 import re
 import subprocess
 import sys
-import tempfile
 import tomllib
 import zipfile
 from pathlib import Path
@@ -29,32 +45,80 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.version import InvalidVersion, Version
 
-ROOT = Path(__file__).resolve().parent.parent
-RELEASABLE = {
-    "acme-core": "packages/acme-core",
-    "acme-accounts": "packages/acme-accounts",
-    "acme-items": "packages/acme-items",
-}
-TAG = re.compile(r"^(?P<name>acme-[a-z]+)-v(?P<version>\d+\.\d+\.\d+\S*)$")
-TEST_TOOLS = ("pytest", "pytest-asyncio", "httpx", "packaging")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from releases import (
+    API,
+    RELEASABLE,
+    ROOT,
+    TAG,
+    ReleaseError,
+    api_pins,
+    build_wheel,
+    git,
+    has_changelog_section,
+    pinned_wheels,
+    release_commit,
+    released_wheel,
+    releases,
+    tree_version,
+    version_source,
+)
+
+LOCK = ROOT / API / "requirements.lock"
 
 
-class ReleaseError(Exception):
-    """The release cannot go ahead; the message says why."""
+def stage(text: str) -> None:
+    print(f"release: {text}", flush=True)
 
 
-def package_version(path: Path) -> str:
-    """The version in a package's single version source."""
-    data = tomllib.loads((path / "pyproject.toml").read_text())
-    source = path / data["tool"]["hatch"]["version"]["path"]
-    match = re.search(r'__version__ = "([^"]+)"', source.read_text())
-    if not match:
-        raise ReleaseError(f"no __version__ in {source}")
-    return match.group(1)
+def next_version(current: Version, part: str) -> Version:
+    if part in ("major", "minor", "patch"):
+        major, minor, patch = current.release[:3]
+        return Version(
+            {
+                "major": f"{major + 1}.0.0",
+                "minor": f"{major}.{minor + 1}.0",
+                "patch": f"{major}.{minor}.{patch + 1}",
+            }[part]
+        )
+    try:
+        return Version(part)
+    except InvalidVersion as exc:
+        raise ReleaseError(f"{part!r} is neither major, minor, patch nor a version") from exc
 
 
-def plan(tag: str, root: Path = ROOT) -> dict[str, str]:
-    """Check a release tag against the tree; return what the workflow needs to know."""
+def prepare(name: str, part: str, *, today: datetime.date, root: Path = ROOT) -> Version:
+    """Bump the version source and cut the changelog section: the release commit's change."""
+    if name not in RELEASABLE:
+        raise ReleaseError(f"{name!r} is not released on its own (one of {', '.join(RELEASABLE)})")
+    current, released = tree_version(name, root), releases(name, root)
+    new = next_version(current, part)
+    if new in released:
+        raise ReleaseError(f"{name} {new} is released already (at {released[new][:12]})")
+    if new < current or (new == current and released):
+        raise ReleaseError(f"{name} {new} does not follow the tree's {current}")
+    path = root / RELEASABLE[name] / "CHANGELOG.md"
+    changelog = path.read_text()
+    if "## [Unreleased]" not in changelog:
+        raise ReleaseError(f"{path} has no '## [Unreleased]' section")
+    if has_changelog_section(changelog, new):
+        raise ReleaseError(f"{path} has a section for {new} already")
+    unreleased = changelog.split("## [Unreleased]", 1)[1].split("\n## [", 1)[0]
+    if not unreleased.strip():
+        raise ReleaseError(f"{path}: nothing under Unreleased to release")
+    changelog = changelog.replace(
+        "## [Unreleased]\n", f"## [Unreleased]\n\n## [{new}] - {today.isoformat()}\n", 1
+    )
+    path.write_text(re.sub(r"\n{3,}", "\n\n", changelog))
+    source = root / version_source(name, root)
+    source.write_text(
+        re.sub(r'__version__ = "[^"]+"', f'__version__ = "{new}"', source.read_text(), count=1)
+    )
+    return new
+
+
+def plan(tag: str, *, main: str, root: Path = ROOT) -> dict[str, str]:
+    """Check a release tag against the tree and main; return what the workflow needs."""
     match = TAG.match(tag)
     if not match:
         raise ReleaseError(
@@ -67,137 +131,253 @@ def plan(tag: str, root: Path = ROOT) -> dict[str, str]:
         Version(version)
     except InvalidVersion as exc:
         raise ReleaseError(f"{version!r} is not a valid version") from exc
-    path = root / RELEASABLE[name]
-    in_tree = package_version(path)
-    if in_tree != version:
+    in_tree = tree_version(name, root)
+    if str(in_tree) != version:
         raise ReleaseError(f"tag {tag} says {version}, but {name}'s version source says {in_tree}")
-    changelog = (path / "CHANGELOG.md").read_text()
-    if not re.search(rf"^## \[{re.escape(version)}\]", changelog, re.MULTILINE):
+    if not has_changelog_section((root / RELEASABLE[name] / "CHANGELOG.md").read_text(), version):
         raise ReleaseError(f"{name}'s CHANGELOG.md has no section for {version}")
+    head = git("rev-parse", "HEAD", root=root).strip()
+    merged = subprocess.run(
+        ["git", "merge-base", "--is-ancestor", head, main],
+        cwd=root,
+        capture_output=True,
+        check=False,
+    )
+    if merged.returncode != 0:
+        raise ReleaseError(f"{tag} ({head[:12]}) is not on {main}: only main is released")
     modes = '["tree"]' if name == "acme-core" else '["lowest", "newest", "tree"]'
     return {"name": name, "path": RELEASABLE[name], "version": version, "modes": modes}
 
 
-def wheel_metadata(wheel: Path) -> tuple[list[Requirement], list[str]]:
-    """A wheel's requirements and extras, read from its METADATA."""
+def wheel_metadata(wheel: Path) -> tuple[str, list[Requirement], list[str]]:
+    """A wheel's name, requirements and extras, read from its METADATA."""
     with zipfile.ZipFile(wheel) as archive:
-        name = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
-        lines = archive.read(name).decode().splitlines()
+        member = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        lines = archive.read(member).decode().splitlines()
+    field = {line.split(":", 1)[0]: line.split(":", 1)[1].strip() for line in lines if ":" in line}
     requires = [
         Requirement(line.split(":", 1)[1]) for line in lines if line.startswith("Requires-Dist:")
     ]
     extras = [line.split(":", 1)[1].strip() for line in lines if line.startswith("Provides-Extra:")]
-    return requires, extras
+    return field["Name"], requires, extras
 
 
-def released_versions(name: str, root: Path = ROOT) -> list[Version]:
-    """Versions of ``name`` with a release tag in this repository."""
-    tags = subprocess.run(
-        ["git", "tag", "--list", f"{name}-v*"], cwd=root, capture_output=True, text=True, check=True
-    ).stdout.split()
-    versions = []
-    for tag in tags:
-        match = TAG.match(tag)
-        if match and match.group("name") == name:
-            try:
-                versions.append(Version(match.group("version")))
-            except InvalidVersion:
-                continue
-    return sorted(versions)
-
-
-def pick(versions: list[Version], requirement: Requirement, mode: str) -> Version | None:
-    """The lowest or newest of ``versions`` the requirement allows (None if none does)."""
-    allowed = sorted(v for v in versions if requirement.specifier.contains(v, prereleases=False))
-    if not allowed:
-        return None
-    return allowed[0] if mode == "lowest" else allowed[-1]
-
-
-def build_wheel(source: Path, out: Path) -> Path:
-    before = set(out.glob("*.whl"))
-    subprocess.run(
-        ["uv", "build", "--wheel", "--quiet", "--out-dir", str(out), str(source)], check=True
-    )
-    (wheel,) = set(out.glob("*.whl")) - before
-    return wheel
-
-
-def build_at_tag(name: str, version: Version, out: Path, root: Path = ROOT) -> Path:
-    """Build a sibling's wheel from the source at its release tag."""
-    tag = f"{name}-v{version}"
-    with tempfile.TemporaryDirectory() as tmp:
-        archive = subprocess.run(
-            ["git", "archive", "--format=tar", tag, RELEASABLE[name]],
-            cwd=root,
-            capture_output=True,
-            check=True,
-        ).stdout
-        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
-        return build_wheel(Path(tmp) / RELEASABLE[name], out)
+def with_extras(name: str, wheel: Path) -> str:
+    """An install line for a wheel with every extra it provides (the tests need the drivers)."""
+    _, _, extras = wheel_metadata(wheel)
+    suffix = f"[{','.join(extras)}]" if extras else ""
+    return f"{name}{suffix} @ {wheel.resolve().as_uri()}"
 
 
 def install_set(wheel: Path, mode: str, out: Path, root: Path = ROOT) -> list[str]:
-    """Requirement lines that install ``wheel`` with its acme siblings chosen by ``mode``."""
-    out.mkdir(parents=True, exist_ok=True)
-    requires, extras = wheel_metadata(wheel)
-    suffix = f"[{','.join(extras)}]" if extras else ""
-    lines = [f"{wheel.resolve()}{suffix}"]
+    """Install lines for ``wheel`` and its acme siblings chosen by ``mode``."""
+    name, requires, _ = wheel_metadata(wheel)
+    lines = [with_extras(name, wheel)]
     for requirement in requires:
         if requirement.marker is not None or requirement.name not in RELEASABLE:
             continue
         if mode == "tree":
-            lines.append(str(build_wheel(root / RELEASABLE[requirement.name], out)))
-            continue
-        chosen = pick(released_versions(requirement.name, root), requirement, mode)
-        if chosen is None:
-            print(
-                f"no released {requirement.name} satisfies {requirement.specifier}; "
-                "testing against the tree's",
-                file=sys.stderr,
-            )
-            lines.append(str(build_wheel(root / RELEASABLE[requirement.name], out)))
+            (sibling,) = build_wheel(root / RELEASABLE[requirement.name], out)
+            stage(f"{requirement.name}: the tree's {tree_version(requirement.name, root)}")
         else:
-            print(f"{mode}: {requirement.name} {chosen}", file=sys.stderr)
-            lines.append(str(build_at_tag(requirement.name, chosen, out, root)))
+            allowed = [
+                v
+                for v in releases(requirement.name, root)
+                if requirement.specifier.contains(v, prereleases=False)
+            ]
+            if not allowed:
+                raise ReleaseError(f"no released {requirement.name} satisfies {requirement}")
+            chosen = allowed[0] if mode == "lowest" else allowed[-1]
+            stage(f"{requirement.name}: the {mode} released version its range allows, {chosen}")
+            sibling = released_wheel(requirement.name, chosen, root)
+        lines.append(with_extras(requirement.name, sibling))
     return lines
 
 
-def pinned_test_tools(root: Path = ROOT) -> list[str]:
-    """The workspace's pinned test tools, from hatch.toml."""
+def tool_pins(root: Path = ROOT) -> list[str]:
+    """The workspace's pinned test tools (hatch.toml's default environment)."""
     config = tomllib.loads((root / "hatch.toml").read_text())
-    pins = config["envs"]["default"]["dependencies"]
-    return [p for p in pins if Requirement(p).name in TEST_TOOLS]
+    return list(config["envs"]["default"]["dependencies"])
+
+
+def uv(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "uv", *args], check=True)
+
+
+def fresh_venv(path: Path, requirements: list[str], *, extra: tuple[str, ...] = ()) -> Path:
+    uv("venv", "--quiet", "--clear", "--python", sys.executable, str(path))
+    python = path / "bin" / "python"
+    requirements_file = path / "install.txt"
+    requirements_file.write_text("\n".join(requirements) + "\n")
+    stage(f"installing into {path}:\n  " + "\n  ".join(requirements))
+    uv("pip", "install", "--quiet", "--python", str(python), "-r", str(requirements_file), *extra)
+    return python
+
+
+def run_tests(python: Path, paths: list[str], pytest_args: list[str], root: Path) -> int:
+    command = [
+        str(python),
+        "-m",
+        "pytest",
+        "-c",
+        str(root / ".pytest.toml"),
+        "-p",
+        "no:cacheprovider",
+        *paths,
+        *pytest_args,
+    ]
+    stage("$ " + " ".join(command))
+    return subprocess.run(command, cwd=root, check=False).returncode
+
+
+def run_wheel_tests(wheel: Path, mode: str, pytest_args: list[str], root: Path = ROOT) -> int:
+    """The package's own tests against the built wheel and the siblings ``mode`` picks."""
+    name, _, _ = wheel_metadata(wheel)
+    venv = root / f".release-venv-{mode}"
+    lines = install_set(wheel, mode, venv / "siblings", root)
+    python = fresh_venv(venv, [*lines, *tool_pins(root)])
+    return run_tests(python, [f"{RELEASABLE[name]}/tests"], pytest_args, root)
+
+
+def run_api_tests(pytest_args: list[str], root: Path = ROOT) -> int:
+    """The API's tests on its pinned released wheels, with the image's lock as constraints."""
+    lines = pinned_wheels(root)
+    for line in lines:
+        stage(f"pinned: {line}")
+    venv = root / ".venv-pinned"
+    python = fresh_venv(venv, [*lines, *tool_pins(root)], extra=("-c", str(LOCK)))
+    # The API itself from this tree, editable and without its dependencies:
+    # the acme wheels above are the pinned ones, whatever the tree holds.
+    uv("pip", "install", "--quiet", "--python", str(python), "--no-deps", "-e", str(root / API))
+    uv("pip", "check", "--python", str(python))
+    named = any((root / arg.split("::")[0]).exists() for arg in pytest_args)
+    return run_tests(python, [] if named else [f"{API}/tests"], pytest_args, root)
+
+
+def differing_pins(root: Path = ROOT) -> list[str]:
+    """The pins whose package folder at the release commit is not the working tree's."""
+    differing = []
+    for pin in api_pins(root):
+        (spec,) = pin.specifier
+        commit = release_commit(pin.name, spec.version, root)
+        same = subprocess.run(
+            ["git", "diff", "--quiet", commit, "--", RELEASABLE[pin.name]], cwd=root, check=False
+        )
+        if same.returncode != 0:
+            differing.append(f"{pin.name}=={spec.version}")
+    return differing
+
+
+def publish(files: list[Path]) -> int:
+    """Upload to the index; files it already holds are skipped, other files refused."""
+    for variable in ("UV_PUBLISH_URL", "UV_PUBLISH_CHECK_URL"):
+        if not os.environ.get(variable):
+            raise ReleaseError(f"{variable} is not set")
+    if not files:
+        raise ReleaseError("nothing to publish")
+    command = [sys.executable, "-m", "uv", "publish", *map(str, files)]
+    stage("$ uv publish " + " ".join(f.name for f in files))
+    return subprocess.run(command, check=False).returncode
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    today = datetime.datetime.now(datetime.UTC).date()
+    cmd = commands.add_parser("prepare", help="bump the version and cut the changelog section")
+    cmd.add_argument("name", choices=list(RELEASABLE))
+    cmd.add_argument("part", help="major, minor, patch, or a version")
+    cmd.add_argument("--date", type=datetime.date.fromisoformat, default=today)
+    cmd = commands.add_parser("plan", help="check a release tag, print the plan")
+    cmd.add_argument("tag")
+    cmd.add_argument("--main", default="origin/main", help="the ref a release tag must be on")
+    cmd.add_argument("--github-output", type=Path)
+    cmd = commands.add_parser("build", help="build one package's wheel and sdist")
+    cmd.add_argument("path", type=Path)
+    cmd.add_argument("--out", type=Path, default=Path("dist"))
+    cmd = commands.add_parser("test", help="test a built wheel against its siblings")
+    cmd.add_argument("--wheel", type=Path, required=True)
+    cmd.add_argument("--mode", choices=["lowest", "newest", "tree"], required=True)
+    cmd.add_argument("pytest_args", nargs="*")
+    cmd = commands.add_parser("publish", help="upload to the private index")
+    cmd.add_argument("files", type=Path, nargs="+")
+    cmd = commands.add_parser("test-api", help="the API's tests on its pinned released wheels")
+    cmd.add_argument("pytest_args", nargs="*")
+    cmd = commands.add_parser("pinned", help="print the API's pinned wheels, rebuilt from git")
+    cmd.add_argument(
+        "--differing",
+        action="store_true",
+        help="only the pins whose package folder differs from the working tree",
+    )
+    cmd = commands.add_parser("where", help="a released version's commit and rebuilt wheel")
+    cmd.add_argument("name", choices=list(RELEASABLE))
+    cmd.add_argument("version")
+    cmd = commands.add_parser("adopt", add_help=False, help="the API adopts a release")
+    cmd.add_argument("adopt_args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    new = prepare(args.name, args.part, today=args.date)
+    stage(
+        f"{args.name} {new}: version source and changelog section written; commit them "
+        f"on main, then tag that commit {args.name}-v{new}"
+    )
+    return 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    text = "".join(f"{key}={value}\n" for key, value in plan(args.tag, main=args.main).items())
+    if args.github_output:
+        with args.github_output.open("a") as output:
+            output.write(text)
+    print(text, end="")
+    return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    for built in build_wheel(args.path, args.out, sdist=True):
+        stage(f"built {built}")
+    return 0
+
+
+def _pinned(args: argparse.Namespace) -> int:
+    print("\n".join(differing_pins() if args.differing else pinned_wheels()))
+    return 0
+
+
+def _where(args: argparse.Namespace) -> int:
+    print(release_commit(args.name, args.version))
+    print(released_wheel(args.name, args.version))
+    return 0
+
+
+def _adopt(args: argparse.Namespace) -> int:
+    from adopt import main as adopt_main  # adopt imports this module
+
+    return adopt_main(args.adopt_args)
+
+
+COMMANDS = {
+    "prepare": _prepare,
+    "plan": _plan,
+    "build": _build,
+    "test": lambda args: run_wheel_tests(args.wheel, args.mode, args.pytest_args),
+    "publish": lambda args: publish(args.files),
+    "test-api": lambda args: run_api_tests(args.pytest_args),
+    "pinned": _pinned,
+    "where": _where,
+    "adopt": _adopt,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    plan_cmd = commands.add_parser("plan", help="check a release tag, print the plan")
-    plan_cmd.add_argument("tag")
-    plan_cmd.add_argument("--github-output", type=Path)
-    install = commands.add_parser("install-set", help="print what to install to test a wheel")
-    install.add_argument("--wheel", type=Path, required=True)
-    install.add_argument("--mode", choices=["lowest", "newest", "tree"], required=True)
-    install.add_argument("--out", type=Path, required=True)
-    commands.add_parser("test-requirements", help="print the pinned test tools")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
-        if args.command == "plan":
-            result = plan(args.tag)
-            text = "".join(f"{key}={value}\n" for key, value in result.items())
-            if args.github_output:
-                with args.github_output.open("a") as output:
-                    output.write(text)
-            print(text, end="")
-        elif args.command == "install-set":
-            print("\n".join(install_set(args.wheel, args.mode, args.out)))
-        else:
-            print("\n".join(pinned_test_tools()))
+        return int(COMMANDS[args.command](args))
     except ReleaseError as exc:
         print(f"release: {exc}", file=sys.stderr)
         return 1
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,117 +1,251 @@
-"""Per-package releases: tags, sibling selection, and the rehearsal against a private index."""
+"""The release tooling: release commits from history, plan, prepare and adopt.
+
+Each test builds a small git repository with the monorepo's layout in a
+temporary directory; the last ones check this repository's own pins.
+"""
 
 from __future__ import annotations
 
+import datetime
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
-from packaging.requirements import Requirement
 from packaging.version import Version
 
-from acme.core.testing import services_required
+CI = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(CI))
 
-ROOT = Path(__file__).resolve().parents[2]
+import adopt  # noqa: E402
+import release  # noqa: E402
+import releases  # noqa: E402
+
+ROOT = CI.parent
+TODAY = datetime.date(2026, 12, 1)
 
 
-def version_of(release: ModuleType, name: str) -> str:
-    return str(release.package_version(ROOT / release.RELEASABLE[name]))
+@pytest.fixture(autouse=True)
+def _fresh_release_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    releases.releases.cache_clear()
+    monkeypatch.setattr(releases, "CACHE", tmp_path / "cache")
 
 
-def test_a_tag_names_a_package_and_its_version(release: ModuleType, tmp_path: Path) -> None:
-    version = version_of(release, "acme-core")
-    package = tmp_path / "packages" / "acme-core"
-    (package / "src").mkdir(parents=True)
-    (package / "pyproject.toml").write_text('[tool.hatch.version]\npath = "src/__about__.py"\n')
-    (package / "src" / "__about__.py").write_text(f'__version__ = "{version}"\n')
-    (package / "CHANGELOG.md").write_text(f"# Changelog\n\n## [{version}] - 2026-11-27\n")
-
-    plan = release.plan(f"acme-core-v{version}", root=tmp_path)
-
-    assert plan == {
-        "name": "acme-core",
-        "path": "packages/acme-core",
-        "version": version,
-        "modes": '["tree"]',
+def git(repo: Path, *args: str) -> str:
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@localhost",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@localhost",
+        "PATH": "/usr/bin:/bin",
     }
+    return subprocess.run(
+        ["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def write_package(repo: Path, name: str, version: str, changelog: str) -> None:
+    short = name.removeprefix("acme-")
+    path = repo / "packages" / name
+    (path / "src" / "acme" / short).mkdir(parents=True, exist_ok=True)
+    (path / "pyproject.toml").write_text(
+        f'[project]\nname = "{name}"\ndynamic = ["version"]\n'
+        f'[tool.hatch.version]\npath = "src/acme/{short}/__about__.py"\n'
+    )
+    (path / "src" / "acme" / short / "__about__.py").write_text(f'__version__ = "{version}"\n')
+    (path / "CHANGELOG.md").write_text(f"# Changelog\n\n## [Unreleased]\n{changelog}")
+
+
+def commit(repo: Path, message: str) -> str:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+    return git(repo, "rev-parse", "HEAD")
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    for name in releases.RELEASABLE:
+        write_package(repo, name, "1.0.0", "\n### Added\n- Everything.\n")
+    commit(repo, "the packages")
+    return repo
+
+
+def test_a_version_is_released_at_its_first_commit_with_a_changelog_section(repo: Path) -> None:
+    assert releases.releases("acme-items", repo) == {}
+    release.prepare("acme-items", "1.0.0", today=TODAY, root=repo)  # the first release
+    first = commit(repo, "release 1.0.0")
+    (repo / "packages/acme-items/README.md").write_text("a later, unreleased change\n")
+    commit(repo, "a change after the release")
+    write_package(repo, "acme-items", "1.0.1", "\n## [1.0.0] - 2026-12-01\n")
+    commit(repo, "bumped, but no changelog section yet: not a release")
+    releases.releases.cache_clear()
+    assert releases.releases("acme-items", repo) == {Version("1.0.0"): first}
+    with pytest.raises(releases.ReleaseError, match=r"acme-items 1\.0\.1 is not released"):
+        releases.release_commit("acme-items", "1.0.1", repo)
+
+
+def test_a_release_tag_names_the_release_commit(repo: Path) -> None:
+    tagged = git(repo, "rev-parse", "HEAD")
+    git(repo, "tag", "acme-core-v1.0.0")
+    (repo / "x").write_text("later")
+    commit(repo, "later")
+    assert releases.release_commit("acme-core", "1.0.0", repo) == tagged
+
+
+def test_a_shallow_clone_is_refused_with_what_to_do(repo: Path, tmp_path: Path) -> None:
+    for _ in range(2):
+        (repo / "x").write_text(str(_))
+        commit(repo, "more")
+    shallow = tmp_path / "shallow"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", repo.as_uri(), str(shallow)], check=True)
+    with pytest.raises(releases.ReleaseError, match=r"shallow.*git fetch --unshallow"):
+        releases.releases("acme-core", shallow)
+
+
+def test_prepare_bumps_and_cuts_the_changelog_section(repo: Path) -> None:
+    release.prepare("acme-items", "1.0.0", today=TODAY, root=repo)
+    commit(repo, "release 1.0.0")
+    releases.releases.cache_clear()
+    with pytest.raises(releases.ReleaseError, match="nothing under Unreleased"):
+        release.prepare("acme-items", "patch", today=TODAY, root=repo)
+    changelog = repo / "packages/acme-items/CHANGELOG.md"
+    changelog.write_text(
+        changelog.read_text().replace(
+            "## [Unreleased]\n", "## [Unreleased]\n\n### Fixed\n- A fix.\n"
+        )
+    )
+    assert release.prepare("acme-items", "patch", today=TODAY, root=repo) == Version("1.0.1")
+    text = changelog.read_text()
+    assert "## [Unreleased]\n\n## [1.0.1] - 2026-12-01\n\n### Fixed\n- A fix.\n" in text
+    assert (
+        '__version__ = "1.0.1"'
+        in (repo / "packages/acme-items/src/acme/items/__about__.py").read_text()
+    )
+    with pytest.raises(releases.ReleaseError, match="does not follow"):
+        release.prepare("acme-core", "0.9.0", today=TODAY, root=repo)
+
+
+@pytest.fixture
+def released_repo(repo: Path) -> Path:
+    """acme-items 1.0.1 released on main, and a side branch off it."""
+    for name in releases.RELEASABLE:
+        release.prepare(name, "1.0.0", today=TODAY, root=repo)
+    commit(repo, "release 1.0.0")
+    releases.releases.cache_clear()
+    changelog = repo / "packages/acme-items/CHANGELOG.md"
+    changelog.write_text(
+        changelog.read_text().replace("## [Unreleased]\n", "## [Unreleased]\n### Fixed\n- A fix.\n")
+    )
+    release.prepare("acme-items", "patch", today=TODAY, root=repo)
+    commit(repo, "release acme-items 1.0.1")
+    releases.releases.cache_clear()
+    return repo
+
+
+def test_plan_accepts_a_tag_on_main_that_agrees(released_repo: Path) -> None:
+    planned = release.plan("acme-items-v1.0.1", main="main", root=released_repo)
+    assert planned["path"] == "packages/acme-items"
+    assert planned["modes"] == '["lowest", "newest", "tree"]'
+    assert release.plan("acme-core-v1.0.0", main="main", root=released_repo)["modes"] == '["tree"]'
 
 
 @pytest.mark.parametrize(
     ("tag", "message"),
     [
-        ("acme-core==1.0.0", "is not a release tag"),
-        ("v1.0.0", "is not a release tag"),
-        ("acme-api-v1.0.0", "is not released on its own"),
-        ("acme-core-v9.9.9", "version source says"),
+        ("acme-items-1.0.1", "is not a release tag"),
+        ("acme-api-v1.0.1", "is not released on its own"),
+        ("acme-items-v1.0.2", "version source says 1.0.1"),
     ],
 )
-def test_a_bad_tag_is_refused_with_the_reason(release: ModuleType, tag: str, message: str) -> None:
-    with pytest.raises(release.ReleaseError, match=message):
-        release.plan(tag)
+def test_plan_refuses_a_tag_that_disagrees(released_repo: Path, tag: str, message: str) -> None:
+    with pytest.raises(releases.ReleaseError, match=message):
+        release.plan(tag, main="main", root=released_repo)
 
 
-def test_a_release_needs_its_changelog_section(release: ModuleType) -> None:
-    version = version_of(release, "acme-items")
-    changelog = (ROOT / "packages/acme-items/CHANGELOG.md").read_text()
-    if f"## [{version}]" in changelog:
-        pytest.skip(f"acme-items {version} already has its changelog section")
-    with pytest.raises(release.ReleaseError, match="has no section for"):
-        release.plan(f"acme-items-v{version}")
+def test_plan_refuses_a_version_without_a_changelog_section(released_repo: Path) -> None:
+    write_package(released_repo, "acme-core", "1.1.0", "\n")
+    commit(released_repo, "bumped without a section")
+    with pytest.raises(releases.ReleaseError, match=r"no section for 1\.1\.0"):
+        release.plan("acme-core-v1.1.0", main="main", root=released_repo)
 
 
-def test_siblings_are_the_lowest_or_newest_released_version_the_range_allows(
-    release: ModuleType,
-) -> None:
-    versions = [Version(v) for v in ("0.9.0", "1.0.0", "1.3.2", "1.4.0", "2.0.0", "1.5.0rc1")]
-    requirement = Requirement("acme-core>=1.0,<2")
-
-    assert release.pick(versions, requirement, "lowest") == Version("1.0.0")
-    assert release.pick(versions, requirement, "newest") == Version("1.4.0")
-    assert release.pick(versions, Requirement("acme-core>=3"), "newest") is None
+def test_plan_refuses_a_tag_that_is_not_on_main(released_repo: Path) -> None:
+    git(released_repo, "checkout", "-q", "-b", "side")
+    (released_repo / "x").write_text("side")
+    commit(released_repo, "on a side branch")
+    with pytest.raises(releases.ReleaseError, match="is not on main"):
+        release.plan("acme-items-v1.0.1", main="main", root=released_repo)
 
 
-def test_the_test_tools_are_the_workspace_pins(release: ModuleType) -> None:
-    pins = release.pinned_test_tools()
-    assert {Requirement(p).name for p in pins} == set(release.TEST_TOOLS)
-    assert all("==" in p or ">=" in p for p in pins)
-
-
-def test_the_rehearsal_runs_the_workflows_publish_command(rehearsal: ModuleType) -> None:
-    command, variables = rehearsal.publish_step()
-    assert command.strip() == "uv publish dist/*"
-    assert set(variables) == {"UV_PUBLISH_URL", "UV_PUBLISH_USERNAME", "UV_PUBLISH_PASSWORD"}
-
-
-@pytest.mark.integration
-def test_release_rehearsal_against_a_private_index(rehearsal: ModuleType) -> None:
-    """Publish, install acme-core alone and the API's pinned set, re-publish refused."""
-    wheelhouse = rehearsal.DEFAULT_WHEELHOUSE
-    missing = rehearsal.missing_from(wheelhouse) if wheelhouse.exists() else ["everything"]
-    if missing:
-        reason = (
-            f"the wheelhouse {wheelhouse} is incomplete; `hatch run release-rehearsal` fills it"
-        )
-        if services_required():
-            pytest.fail(reason)
-        pytest.skip(reason)
-
-    result = subprocess.run(
-        [sys.executable, str(ROOT / ".ci" / "rehearse_release.py"), "--offline"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+def api_project(repo: Path, items_pin: str = "1.0.0") -> None:
+    api = repo / "services" / "api"
+    api.mkdir(parents=True, exist_ok=True)
+    (api / "pyproject.toml").write_text(
+        '[project]\nname = "acme-api"\ndependencies = [\n'
+        '  "acme-core[postgres]>=1.0,<2",\n  "acme-items>=1.0,<2",\n]\n\n'
+        "[dependency-groups]\nreleased = [\n"
+        f'  "acme-core[postgres]==1.0.0",\n  "acme-items=={items_pin}",\n]\n'
     )
+    (api / "CHANGELOG.md").write_text("# Changelog\n\n## [Unreleased]\n\n## [1.0.0] - x\n")
 
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
-    assert "anonymous listing answered 401" in output
-    assert "Uploading acme_core-" in output
-    assert "installed and imported acme-core " in output
-    assert "acme-items==" in output
-    assert "acme-api " in output
-    assert "409 Conflict" in output
-    assert "re-publishing was refused" in output
-    assert "rehearsal-only-password" not in output
+
+def test_adopt_moves_only_the_pin_and_notes_it(released_repo: Path) -> None:
+    api_project(released_repo)
+    assert adopt.move_pin("acme-items", Version("1.0.1"), released_repo) == "1.0.0"
+    assert adopt.move_pin("acme-items", Version("1.0.1"), released_repo) is None
+    text = (released_repo / "services/api/pyproject.toml").read_text()
+    assert '"acme-items==1.0.1"' in text
+    assert '"acme-items>=1.0,<2"' in text
+    assert '"acme-core[postgres]==1.0.0"' in text
+    adopt.note_in_changelog("acme-items", Version("1.0.1"), released_repo)
+    adopt.note_in_changelog("acme-items", Version("1.0.1"), released_repo)
+    changelog = (released_repo / "services/api/CHANGELOG.md").read_text()
+    assert changelog.count("- Adopted acme-items 1.0.1.") == 1
+    assert changelog.index("Adopted") < changelog.index("## [1.0.0]")
+
+
+def test_adopt_refuses_what_is_not_released_or_outside_the_range(
+    released_repo: Path, tmp_path: Path
+) -> None:
+    api_project(released_repo)
+    with pytest.raises(releases.ReleaseError, match=r"1\.0\.2 is not released"):
+        adopt.adopt("acme-items", Version("1.0.2"), tests=False, pytest_args=[], root=released_repo)
+    write_package(released_repo, "acme-items", "2.0.0", "\n## [2.0.0] - x\n")
+    commit(released_repo, "release 2.0.0")
+    releases.releases.cache_clear()
+    with pytest.raises(releases.ReleaseError, match="outside the API's declared range"):
+        adopt.adopt("acme-items", Version("2.0.0"), tests=False, pytest_args=[], root=released_repo)
+    assert '"acme-items==1.0.0"' in (released_repo / "services/api/pyproject.toml").read_text()
+
+
+def test_the_api_pins_released_versions_of_this_history() -> None:
+    # Every pin has a release commit here, so the API's tests can run on it
+    # without an index (.ci/release test-api) and the image can be built.
+    pins = releases.api_pins(ROOT)
+    assert {pin.name for pin in pins} == set(releases.RELEASABLE)
+    for pin in pins:
+        (spec,) = pin.specifier
+        commit = releases.release_commit(pin.name, spec.version, ROOT)
+        assert len(commit) == 40
+
+
+def test_every_step_of_the_release_workflow_is_one_call_of_ci_release() -> None:
+    yaml = pytest.importorskip("yaml")
+    workflow = yaml.safe_load((ROOT / ".github/workflows/release.yml").read_text())
+    stages = set()
+    for job in workflow["jobs"].values():
+        for step in job["steps"]:
+            if "run" not in step:
+                continue
+            command = step["run"].split("#")[0].strip()
+            assert "\n" not in command, step
+            assert command.startswith(".ci/release "), step
+            stages.add(command.split()[1])
+    assert stages == {"plan", "build", "test", "publish"}
+    # ...and the rehearsal in .ci/run calls each of them the same way.
+    rehearsal = (CI / "rehearse_release.py").read_text()
+    for stage in stages:
+        assert f'self.release("{stage}"' in rehearsal, stage
