@@ -534,7 +534,7 @@ def renovate_findings(log: str) -> tuple[list[str], list[str]]:
             record = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if record.get("level", 0) >= 40 or "Failed to look up" in record.get("msg", ""):
+        if record.get("level", 0) >= 50 or "Failed to look up" in record.get("msg", ""):
             failures.append(record.get("msg", ""))
         if record.get("msg") != "packageFiles with updates":
             continue
