@@ -304,7 +304,7 @@ class Rehearsal:
         self.git("push", "--quiet", "origin", "HEAD:main")
         self.git("fetch", "--quiet", "origin")
         changed = self.git("diff", "--name-only", before, "HEAD").split()
-        print("changed since the last release commit:\n  " + "\n  ".join(changed))
+        print("changed by the fix and the release commit:\n  " + "\n  ".join(changed))
         outside = [p for p in changed if not p.startswith("packages/acme-items/")]
         if outside:
             raise RehearsalFailed(f"releasing acme-items changed files outside it: {outside}")
@@ -319,9 +319,11 @@ class Rehearsal:
         env = {k: v for k, v in self.env.items() if not k.startswith(("HATCH_", "VIRTUAL_ENV"))}
         try:
             run([str(hatch), "env", "create"], cwd=self.clone, env=env, quiet=True)
+            # (no braces: hatch formats its command lines)
             probe = (
-                "import importlib.metadata as m; print(*(f'{n} {m.version(n)}' for n in "
-                "('acme-core', 'acme-accounts', 'acme-items', 'acme-api')), sep=', ')"
+                "import importlib.metadata as m; "
+                "[print(n, m.version(n)) for n in ('acme-core', 'acme-accounts', 'acme-items', "
+                "'acme-api')]"
             )
             run([str(hatch), "run", "python", "-c", probe], cwd=self.clone, env=env)
             run(
