@@ -38,6 +38,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import tomllib
 import zipfile
 from pathlib import Path
@@ -233,9 +234,9 @@ def run_tests(python: Path, paths: list[str], pytest_args: list[str], root: Path
 def run_wheel_tests(wheel: Path, mode: str, pytest_args: list[str], root: Path = ROOT) -> int:
     """The package's own tests against the built wheel and the siblings ``mode`` picks."""
     name, _, _ = wheel_metadata(wheel)
-    venv = root / f".release-venv-{mode}"
-    lines = install_set(wheel, mode, venv / "siblings", root)
-    python = fresh_venv(venv, [*lines, *tool_pins(root)])
+    with tempfile.TemporaryDirectory() as siblings:
+        lines = install_set(wheel, mode, Path(siblings), root)
+        python = fresh_venv(root / f".release-venv-{mode}", [*lines, *tool_pins(root)])
     return run_tests(python, [f"{RELEASABLE[name]}/tests"], pytest_args, root)
 
 
@@ -377,6 +378,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(COMMANDS[args.command](args))
     except ReleaseError as exc:
         print(f"release: {exc}", file=sys.stderr)
+        return 1
+    except subprocess.CalledProcessError as exc:
+        print(
+            f"release: {' '.join(map(str, exc.cmd))} failed (exit {exc.returncode})",
+            file=sys.stderr,
+        )
         return 1
 
 
