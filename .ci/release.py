@@ -246,10 +246,10 @@ def run_api_tests(pytest_args: list[str], root: Path = ROOT) -> int:
     for line in lines:
         stage(f"pinned: {line}")
     venv = root / ".venv-pinned"
-    python = fresh_venv(venv, [*lines, *tool_pins(root)], extra=("-c", str(LOCK)))
-    # The API itself from this tree, editable and without its dependencies:
-    # the acme wheels above are the pinned ones, whatever the tree holds.
-    uv("pip", "install", "--quiet", "--python", str(python), "--no-deps", "-e", str(root / API))
+    # The API itself from this tree, editable: its acme ranges are met by the
+    # pinned wheels above, whatever versions the tree holds.
+    requirements = [*lines, f"-e {root / API}", *tool_pins(root)]
+    python = fresh_venv(venv, requirements, extra=("-c", str(LOCK)))
     uv("pip", "check", "--python", str(python))
     named = any((root / arg.split("::")[0]).exists() for arg in pytest_args)
     return run_tests(python, [] if named else [f"{API}/tests"], pytest_args, root)
