@@ -10,8 +10,8 @@ third-party wheels mirrored into it from a local wheelhouse). Every release
 step runs through ``.ci/release``, the one command the release workflow's
 steps call. The stages:
 
- 1. the first release: acme-core, acme-accounts and acme-items 1.0.0 tagged
-    on their release commit, planned, built and published;
+ 1. the releases so far, first of all 1.0.0 of acme-core, acme-accounts and
+    acme-items: each tagged on its release commit, planned, built, published;
  2. a fix to acme-items and its release commit on main (``.ci/release
     prepare acme-items patch``): only acme-items' folder changes, and the
     development workspace builds with acme-items ahead of the API's pin;
@@ -23,7 +23,7 @@ steps call. The stages:
     file under the released version is refused;
  7. install it from the private index alone: the published wheel is byte for
     byte the one rebuilt from its release commit (what the API's tests use);
- 8. the API's tests on its old pin, acme-items 1.0.0;
+ 8. the API's tests on its old pin (acme-items 1.0.0 today);
  9. Renovate in lookup mode (local platform) with the repository's config,
     its registry pointed at the loopback index: it proposes 1.0.1;
 10. the adopt script: pin moved, lock regenerated, the API's tests green on
@@ -204,6 +204,7 @@ class Rehearsal:
     def __init__(self, work: Path, port: int, renovate: Path | None, api_tests: str) -> None:
         self.work, self.port, self.renovate, self.api_tests = work, port, renovate, api_tests
         self.clone = work / "clone"
+        self.old_pin = ""
         self.index = f"http://{USER}:{PASSWORD}@127.0.0.1:{port}/simple/"
         self.env = {
             **os.environ,
@@ -278,12 +279,23 @@ class Rehearsal:
         self.release("publish", *map(str, files))
 
     # stages
-    def first_release(self) -> None:
+    def first_releases(self) -> None:
+        """Tag and publish every version released so far (1.0.0 was the first)."""
         for name in COMPONENTS:
-            commit = self.release("where", name, "1.0.0").stdout.split()[0]
-            self.git("tag", f"{name}-v1.0.0", commit)
-            self.git("push", "--quiet", "origin", f"{name}-v1.0.0")
-            self.publish(self.plan_and_build(name, "1.0.0"))
+            for line in self.release("releases", name).stdout.splitlines():
+                version, commit = line.split()
+                self.git("tag", f"{name}-v{version}", commit)
+                self.git("push", "--quiet", "origin", f"{name}-v{version}")
+                self.publish(self.plan_and_build(name, version))
+
+    def pinned_version(self, name: str) -> str:
+        pinned = re.search(
+            rf'"{name}(?:\[[^\]]*\])?==([^"]+)"',
+            (self.clone / "services/api/pyproject.toml").read_text(),
+        )
+        if not pinned:
+            raise RehearsalFailed(f"the API pins no {name}")
+        return pinned.group(1)
 
     def patch_release_commit(self) -> str:
         before = self.git("rev-parse", "HEAD")
@@ -340,7 +352,7 @@ class Rehearsal:
                 env=env,
             )
             pins = self.release("pinned").stdout
-            if "acme_items-1.0.0-" not in pins:
+            if f"acme_items-{self.old_pin}-" not in pins:
                 raise RehearsalFailed("the API's pin of acme-items moved with the release")
         finally:
             run([str(hatch), "env", "prune"], cwd=self.clone, env=env, expect=None, quiet=True)
@@ -467,7 +479,7 @@ class Rehearsal:
             print(f"renovate proposes: {line}")
         if failures:
             raise RehearsalFailed(f"renovate's lookups failed: {failures}")
-        if f"acme-items 1.0.0 -> {version}" not in proposals:
+        if f"acme-items {self.old_pin} -> {version}" not in proposals:
             raise RehearsalFailed(
                 f"renovate did not propose acme-items {version} (log: {self.work / 'renovate.log'})"
             )
@@ -562,8 +574,9 @@ def rehearse(work: Path, wheelhouse: Path, renovate: Path | None, api_tests: str
         r = Rehearsal(work, port, renovate, api_tests)
         r.check_anonymous_refused()
         r.clone_repository()
-        stage("1. the first release: 1.0.0 of each wheel, tagged on its release commit")
-        r.first_release()
+        r.old_pin = r.pinned_version("acme-items")
+        stage("1. the releases so far (1.0.0 of each wheel first), tagged and published")
+        r.first_releases()
         stage("2. a fix to acme-items and its release commit on main, nothing else changed")
         version = r.patch_release_commit()
         stage(f"3. plan: refuse a tag off main or disagreeing; tag acme-items-v{version}")
@@ -578,7 +591,7 @@ def rehearse(work: Path, wheelhouse: Path, renovate: Path | None, api_tests: str
         r.publish_again(files)
         stage("7. install it from the private index alone; rebuilt == published")
         r.install_from_index(version, wheel)
-        stage("8. the API's tests on its old pin, acme-items 1.0.0")
+        stage(f"8. the API's tests on its old pin, acme-items {r.old_pin}")
         r.api_tests_pass()
         stage(f"9. Renovate (lookup mode, local platform) proposes acme-items {version}")
         r.renovate_proposes(version)

@@ -26,6 +26,8 @@ Run through ``.ci/release`` (it installs the pinned release tools first):
         the API adopts a release (.ci/adopt.py): pin, relock, tests
     .ci/release where acme-items 1.0.1
         the release commit of a released version and its rebuilt wheel
+    .ci/release releases acme-items
+        every released version and its release commit
 
 Release tags are ``<distribution>-v<version>``, e.g. ``acme-core-v1.4.0``.
 """
@@ -310,6 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="only the pins whose package folder differs from the working tree",
     )
+    cmd = commands.add_parser("releases", help="a package's released versions and commits")
+    cmd.add_argument("name", choices=list(RELEASABLE))
     cmd = commands.add_parser("where", help="a released version's commit and rebuilt wheel")
     cmd.add_argument("name", choices=list(RELEASABLE))
     cmd.add_argument("version")
@@ -368,6 +372,7 @@ COMMANDS = {
     "test-api": lambda args: run_api_tests(args.pytest_args),
     "pinned": _pinned,
     "where": _where,
+    "releases": lambda args: print("\n".join(f"{v} {c}" for v, c in releases(args.name).items())),
     "adopt": _adopt,
 }
 
@@ -375,7 +380,7 @@ COMMANDS = {
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return int(COMMANDS[args.command](args))
+        return int(COMMANDS[args.command](args) or 0)
     except ReleaseError as exc:
         print(f"release: {exc}", file=sys.stderr)
         return 1
