@@ -258,13 +258,18 @@ def run_api_tests(pytest_args: list[str], root: Path = ROOT) -> int:
 
 
 def differing_pins(root: Path = ROOT) -> list[str]:
-    """The pins whose package folder at the release commit is not the working tree's."""
+    """The pins whose wheel sources at the release commit are not the working tree's.
+
+    A wheel holds its package's ``src/`` and the metadata of its
+    ``pyproject.toml``; tests, README and changelog do not change it.
+    """
     differing = []
     for pin in api_pins(root):
         (spec,) = pin.specifier
         commit = release_commit(pin.name, spec.version, root)
+        sources = [f"{RELEASABLE[pin.name]}/src", f"{RELEASABLE[pin.name]}/pyproject.toml"]
         same = subprocess.run(
-            ["git", "diff", "--quiet", commit, "--", RELEASABLE[pin.name]], cwd=root, check=False
+            ["git", "diff", "--quiet", commit, "--", *sources], cwd=root, check=False
         )
         if same.returncode != 0:
             differing.append(f"{pin.name}=={spec.version}")
