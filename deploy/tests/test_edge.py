@@ -13,7 +13,7 @@ import httpx
 import pytest
 from stackkit import ApiUnderSupervisor, Nginx, wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.system]
 
 
 def access_log_entries(proxy: Nginx) -> list[dict[str, object]]:

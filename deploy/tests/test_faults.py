@@ -30,7 +30,7 @@ from stackkit import (
     wait_until,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.system]
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from stackkit import ApiUnderSupervisor, Nginx, load, wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.system]
 
 
 def samples(url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+import logging
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,7 @@ from acme.core.config import load_settings
 from acme.core.migrations import Migrator
 from acme.core.secrets import EnvironmentSecrets
 from acme.core.security import KeySet
+from acme_api.cli import main
 from acme_api.main import create_app
 from acme_api.settings import Settings
 
@@ -72,3 +76,45 @@ async def api(accounts_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=accounts_app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as http:
         yield http
+
+
+@dataclass(frozen=True)
+class Result:
+    """What one ``acme-api`` command returned and printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture
+def run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Run]:
+    """``run("migrate", "--check", cwd=..., env=...)``: the ``acme-api`` command, in-process.
+
+    Each call gets a clean ``ACME_*`` environment (plus ``env``) and ``cwd`` as
+    its working directory, as a fresh process would; the logging setup the
+    command makes is undone after the test.
+    """
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+
+    def call(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Result:
+        for name in [n for n in os.environ if n.startswith("ACME_")]:
+            monkeypatch.delenv(name)
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.chdir(cwd)
+        capsys.readouterr()
+        try:
+            status = main(list(args))
+        except SystemExit as exc:  # argparse: --help, --version, usage errors
+            status = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        printed = capsys.readouterr()
+        return Result(status, printed.out, printed.err)
+
+    yield call
+    root.handlers[:] = handlers
+    root.setLevel(level)

@@ -1,41 +1,29 @@
-"""The ``acme-api`` command as a user runs it: a real process, real databases."""
+"""The ``acme-api`` command as a user runs it, through ``main(argv)`` (the ``run`` fixture).
+
+That the installed console script reaches this ``main`` is checked where a
+real process is needed: ``hatch run wheels --install`` and ``test_serve.py``.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-
-def run(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("ACME_")}
-    return subprocess.run(
-        [sys.executable, "-m", "acme_api", *args],
-        cwd=cwd,
-        env=clean | (env or {}),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+from .conftest import Run
 
 
-def test_help_explains_the_commands(tmp_path: Path) -> None:
+def test_help_explains_the_commands(run: Run, tmp_path: Path) -> None:
     result = run("--help", cwd=tmp_path)
     assert result.returncode == 0
     for word in ("serve", "migrate", "ACME_"):
         assert word in result.stdout
 
 
-def test_migrate_check_then_upgrade_on_sqlite(tmp_path: Path) -> None:
+def test_migrate_check_then_upgrade_on_sqlite(run: Run, tmp_path: Path) -> None:
     before = run("migrate", "--check", cwd=tmp_path)
     assert before.returncode == 1
     assert "pending migration(s)" in before.stdout
@@ -50,14 +38,14 @@ def test_migrate_check_then_upgrade_on_sqlite(tmp_path: Path) -> None:
     assert "database is up to date" in after.stdout
 
 
-def test_migrate_on_postgres(fresh_postgres_url: str, tmp_path: Path) -> None:
+def test_migrate_on_postgres(run: Run, fresh_postgres_url: str, tmp_path: Path) -> None:
     env = {"ACME_DATABASE_URL": fresh_postgres_url}
     assert run("migrate", cwd=tmp_path, env=env).returncode == 0
     check = run("migrate", "--check", cwd=tmp_path, env=env)
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-def test_bad_settings_name_every_variable_and_exit_2(tmp_path: Path) -> None:
+def test_bad_settings_name_every_variable_and_exit_2(run: Run, tmp_path: Path) -> None:
     result = run(
         "migrate",
         cwd=tmp_path,
@@ -70,14 +58,14 @@ def test_bad_settings_name_every_variable_and_exit_2(tmp_path: Path) -> None:
     assert result.stderr.startswith("acme-api: invalid configuration (3 problems)")
 
 
-def test_a_dotenv_file_is_read(tmp_path: Path) -> None:
+def test_a_dotenv_file_is_read(run: Run, tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("ACME_ENV=nonsense\n")
     result = run("migrate", "--check", cwd=tmp_path)
     assert result.returncode == 2
     assert "ACME_ENV" in result.stderr
 
 
-def test_an_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
+def test_an_unreachable_database_is_a_clear_error(run: Run, tmp_path: Path) -> None:
     result = run(
         "migrate",
         cwd=tmp_path,
@@ -89,12 +77,12 @@ def test_an_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("flag", ["--version"])
-def test_version(tmp_path: Path, flag: str) -> None:
+def test_version(run: Run, tmp_path: Path, flag: str) -> None:
     result = run(flag, cwd=tmp_path)
     assert result.stdout.startswith("acme-api ")
 
 
-def test_token_issue_prints_a_token_that_opens_protected_routes(tmp_path: Path) -> None:
+def test_token_issue_prints_a_token_that_opens_protected_routes(run: Run, tmp_path: Path) -> None:
     first = run("token", "issue", "--account", "bench", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     token = first.stdout.strip()
@@ -114,7 +102,7 @@ def test_token_issue_prints_a_token_that_opens_protected_routes(tmp_path: Path) 
     assert len(subjects) == 1  # the same local account both times
 
 
-def test_token_issue_is_refused_in_production(tmp_path: Path) -> None:
+def test_token_issue_is_refused_in_production(run: Run, tmp_path: Path) -> None:
     from acme.core.security import KeySet
 
     env = {
@@ -129,14 +117,14 @@ def test_token_issue_is_refused_in_production(tmp_path: Path) -> None:
     assert not (tmp_path / "acme.db").exists()
 
 
-def test_production_without_keys_or_client_names_each_setting(tmp_path: Path) -> None:
+def test_production_without_keys_or_client_names_each_setting(run: Run, tmp_path: Path) -> None:
     result = run("migrate", "--check", cwd=tmp_path, env={"ACME_ENV": "production"})
     assert result.returncode == 2
     for name in ("ACME_JWT_KEYS", "ACME_OIDC_CLIENT_ID", "ACME_OIDC_CLIENT_SECRET"):
         assert f"{name}: required when ACME_ENV=production" in result.stderr
 
 
-def test_keys_generate_prints_a_usable_private_jwks_and_rotates(tmp_path: Path) -> None:
+def test_keys_generate_prints_a_usable_private_jwks_and_rotates(run: Run, tmp_path: Path) -> None:
     from acme.core.security import KeySet
 
     first = run("keys", "generate", cwd=tmp_path)
@@ -157,7 +145,7 @@ def test_keys_generate_prints_a_usable_private_jwks_and_rotates(tmp_path: Path) 
     assert "Traceback" not in missing.stderr
 
 
-def test_accounts_disable_disables_and_refuses_bad_ids(tmp_path: Path) -> None:
+def test_accounts_disable_disables_and_refuses_bad_ids(run: Run, tmp_path: Path) -> None:
     import asyncio
 
     from acme.core.security import KeySet, TokenVerifier

@@ -17,8 +17,7 @@ from acme.core.testing import delete_rabbitmq_topology
 from acme_api import bootstrap
 from acme_api.main import create_app
 
-from .conftest import make_settings
-from .test_cli import run
+from .conftest import Run, make_settings
 
 
 async def test_without_a_broker_the_bus_is_in_process(tmp_path: Path) -> None:
@@ -64,7 +63,7 @@ async def test_an_unreachable_broker_stops_startup_with_a_clear_error(tmp_path: 
         await bootstrap.build(settings)
 
 
-def test_relay_without_a_broker_explains_itself(tmp_path: Path) -> None:
+def test_relay_without_a_broker_explains_itself(run: Run, tmp_path: Path) -> None:
     result = run("relay", cwd=tmp_path)
     assert result.returncode == 2
     assert "ACME_AMQP_URL" in result.stderr
@@ -72,7 +71,7 @@ def test_relay_without_a_broker_explains_itself(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 async def test_relay_once_publishes_what_is_due(
-    fresh_postgres_url: str, amqp_url: str, run_id: str, tmp_path: Path
+    run: Run, fresh_postgres_url: str, amqp_url: str, run_id: str, tmp_path: Path
 ) -> None:
     await asyncio.to_thread(Migrator(fresh_postgres_url).upgrade)
     exchange_name = f"test.{run_id}.relay.{uuid.uuid4().hex[:6]}"

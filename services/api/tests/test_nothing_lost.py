@@ -36,7 +36,7 @@ from acme_api import bootstrap
 
 from .conftest import make_settings
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.system]
 
 OWNERS = [uuid.uuid4() for _ in range(10)]
 WORKERS = 8

@@ -19,7 +19,7 @@ from acme.core.testing.plugin import unavailable
 
 from .oidc_peer import NodeProvider, free_port, provider_keys
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.system]
 
 CHROMIUM = "/usr/bin/chromium"
 

@@ -45,7 +45,7 @@ def test_unreachable_service_skips_with_the_reason(
 ) -> None:
     monkeypatch.delenv("ACME_TEST_REQUIRE_SERVICES", raising=False)
     pytester.makepyfile(source)
-    result = pytester.runpytest_subprocess("-rs", "-p", "no:cacheprovider")
+    result = pytester.runpytest("-rs", "-p", "no:cacheprovider")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*SERVICE UNREACHABLE, test skipped:*127.0.0.1*"])
 
@@ -57,11 +57,12 @@ def test_unreachable_service_fails_when_services_are_required(
 ) -> None:
     monkeypatch.setenv("ACME_TEST_REQUIRE_SERVICES", "1")
     pytester.makepyfile(source)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*required service unreachable (ACME_TEST_REQUIRE_SERVICES=1)*"])
 
 
+@pytest.mark.integration  # its inner runs need PostgreSQL
 def test_each_run_gets_its_own_database(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
