@@ -89,7 +89,9 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def secret_manager() -> Iterator[SecretManagerStandIn]:
     server = SecretManagerStandIn()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield server

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
@@ -113,6 +113,9 @@ class TokenVerifier:
         algorithms: The allow-list (asymmetric algorithms only).
         leeway: Seconds of clock skew tolerated on ``exp``, ``nbf`` and ``iat``.
         required: Claims that must be present.
+        cache_size: How many verified tokens to remember (0: none).
+        clock: Seconds since the epoch, for the cache's expiry (tests pass
+            their own; the signature's ``exp`` check always uses real time).
     """
 
     def __init__(
@@ -126,6 +129,7 @@ class TokenVerifier:
         leeway: float = 30.0,
         required: Sequence[str] = ("iss", "sub", "aud", "exp", "iat", "jti"),
         cache_size: int = 10_000,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         unsupported = set(algorithms) - ASYMMETRIC_ALGORITHMS
         if unsupported:
@@ -138,6 +142,7 @@ class TokenVerifier:
         self.leeway = leeway
         self.required = tuple(required)
         self.cache_size = cache_size
+        self._clock = clock
         self._cache: dict[str, tuple[Mapping[str, Any], float]] = {}
 
     async def verify(self, token: str) -> Mapping[str, Any]:
@@ -146,7 +151,7 @@ class TokenVerifier:
         Raises:
             InvalidToken: the token fails any check; ``detail`` names which.
         """
-        now = time.time()
+        now = self._clock()
         hit = self._cache.get(token)
         if hit is not None:
             claims, expires = hit
