@@ -16,7 +16,6 @@ from acme.core.persistence import Page
 from . import events
 from .dependencies import ItemsDependencies
 from .models import Item, ItemFilter
-from .repository import ItemRepository
 from .serializers import ItemCreate, ItemPatch, ItemQuery
 
 __all__ = ["create_item", "delete_item", "get_item", "list_items", "update_item"]
@@ -34,8 +33,8 @@ async def create_item(deps: ItemsDependencies, *, owner_id: uuid.UUID, data: Ite
         now=deps.clock(),
     )
     async with deps.unit_of_work() as uow:
-        await ItemRepository(uow.connection).add(item)
-        await deps.events.publish(uow, events.item_created(item))
+        await uow.items.add(item)
+        await uow.publish(events.item_created(item))
         await uow.commit()
     return item
 
@@ -47,7 +46,7 @@ async def get_item(deps: ItemsDependencies, *, owner_id: uuid.UUID, item_id: uui
         NotFound: no such item, or not this owner's.
     """
     async with deps.read() as uow:
-        return await ItemRepository(uow.connection).get_owned(owner_id, item_id)
+        return await uow.items.get_owned(owner_id, item_id)
 
 
 async def list_items(
@@ -62,7 +61,7 @@ async def list_items(
         owner_id=owner_id, order=query.order, tag=query.tag, title_prefix=query.title_prefix
     )
     async with deps.read() as uow:
-        return await ItemRepository(uow.connection).list_page(
+        return await uow.items.list_page(
             spec, sort=query.sort, after=query.cursor, limit=query.limit
         )
 
@@ -84,11 +83,10 @@ async def update_item(
         PreconditionFailed: the item is at another version (changed meanwhile).
     """
     async with deps.unit_of_work() as uow:
-        repository = ItemRepository(uow.connection)
-        item = await repository.get_owned(owner_id, item_id)
+        item = await uow.items.get_owned(owner_id, item_id)
         if expected_versions is not None and item.version not in expected_versions:
             raise PreconditionFailed(
-                f"item {item_id} is at version {item.version}, not the one given in If-Match",
+                f"item {item_id} is at version {item.version}, not one of those expected",
                 code="item_version_mismatch",
                 extra={"current_version": item.version},
             )
@@ -96,8 +94,8 @@ async def update_item(
         changed = item.change(patch.changes(), now=deps.clock())
         if not changed:
             return item
-        await repository.save_version(item, expected_version=seen_version)
-        await deps.events.publish(uow, events.item_updated(item, changed))
+        await uow.items.save_version(item, expected_version=seen_version)
+        await uow.publish(events.item_updated(item, changed))
         await uow.commit()
     return item
 
@@ -116,8 +114,6 @@ async def delete_item(
         PreconditionFailed: ``expected_versions`` given and the item is at another.
     """
     async with deps.unit_of_work() as uow:
-        await ItemRepository(uow.connection).delete_owned(
-            owner_id, item_id, expected_versions=expected_versions
-        )
-        await deps.events.publish(uow, events.item_deleted(str(item_id), str(owner_id)))
+        await uow.items.delete_owned(owner_id, item_id, expected_versions=expected_versions)
+        await uow.publish(events.item_deleted(str(item_id), str(owner_id)))
         await uow.commit()

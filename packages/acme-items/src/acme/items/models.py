@@ -6,18 +6,20 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 __all__ = [
     "DESCRIPTION_MAX",
     "EDITABLE_FIELDS",
     "ORDER_MAX",
     "ORDER_MIN",
+    "SORT_KEYS",
     "TAGS_MAX",
     "TAG_MAX",
     "TITLE_MAX",
     "Item",
     "ItemFilter",
+    "ItemSort",
     "normalise_tags",
     "utcnow",
 ]
@@ -29,6 +31,18 @@ TAG_MAX = 50
 ORDER_MIN = -(2**31)
 ORDER_MAX = 2**31 - 1
 EDITABLE_FIELDS = ("title", "description", "tags", "order", "meta")
+
+ItemSort = Literal["-created_at", "created_at", "order", "-order"]
+# Each listing sort and the keyset columns it pages by ("-": descending; the
+# id is appended as the tie-breaker). The only definition: the query schema,
+# the SQL repository (whose indexes serve each one, see tables.py) and the
+# fakes read it here.
+SORT_KEYS: Mapping[ItemSort, tuple[str, ...]] = {
+    "-created_at": ("-created_at",),
+    "created_at": ("created_at",),
+    "order": ("order", "created_at"),
+    "-order": ("-order", "-created_at"),
+}
 
 
 def utcnow() -> datetime:

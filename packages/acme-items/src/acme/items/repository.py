@@ -1,4 +1,4 @@
-"""Item storage: core's generic repository plus the queries items need.
+"""The SQL adapters of the items ports: the repository and the unit of work.
 
 Every query is scoped to one owner. Rows map to :class:`Item` positionally
 (``Item(*row)``): no ORM, no per-row dictionaries.
@@ -7,9 +7,10 @@ Every query is scoped to one owner. Rows map to :class:`Item` positionally
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 from sqlalchemy import (
     ColumnElement,
@@ -26,21 +27,13 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from acme.core.errors import NotFound, PreconditionFailed
-from acme.core.persistence import Page, SqlRepository
+from acme.core.messaging import EventPublisher, Message
+from acme.core.persistence import Page, SqlRepository, SqlUnitOfWork
 
-from .models import Item, ItemFilter
+from .models import SORT_KEYS, Item, ItemFilter, ItemSort
 from .tables import PG_TAGS, items
 
-__all__ = ["SORT_KEYS", "ItemRepository"]
-
-# Each listing sort and the keyset columns it pages by (the id is appended).
-# Every one is served by an index: see tables.py.
-SORT_KEYS: Mapping[str, tuple[str, ...]] = {
-    "-created_at": ("-created_at",),
-    "created_at": ("created_at",),
-    "order": ("order", "created_at"),
-    "-order": ("-order", "-created_at"),
-}
+__all__ = ["SqlItemRepository", "SqlItemsUnitOfWork"]
 
 
 # The table's columns are the dataclass's fields, in order.
@@ -84,8 +77,8 @@ def _not_found(item_id: uuid.UUID) -> NotFound:
     return NotFound(f"item {item_id} not found", code="item_not_found")
 
 
-class ItemRepository(SqlRepository[Item]):
-    """Items on the unit of work's connection."""
+class SqlItemRepository(SqlRepository[Item]):
+    """:class:`~acme.items.ports.ItemRepository` on the unit of work's connection."""
 
     def __init__(self, connection: AsyncConnection) -> None:
         self._sqlite = connection.dialect.name == "sqlite"
@@ -123,7 +116,7 @@ class ItemRepository(SqlRepository[Item]):
         return conditions
 
     async def list_page(
-        self, spec: ItemFilter, *, sort: str, after: str | None, limit: int
+        self, spec: ItemFilter, *, sort: ItemSort, after: str | None, limit: int
     ) -> Page[Item]:
         """One page of the owner's items matching ``spec``.
 
@@ -132,10 +125,6 @@ class ItemRepository(SqlRepository[Item]):
         """
         query = select(items).where(*self._conditions(spec))
         return await self.page_of(query, order=SORT_KEYS[sort], after=after, limit=limit)
-
-    async def count_owned(self, owner_id: uuid.UUID) -> int:
-        """How many items the owner has."""
-        return await self.count(owner_id=owner_id)
 
     async def save_version(self, item: Item, *, expected_version: int) -> None:
         """Write back a changed item if it is still at ``expected_version``.
@@ -184,7 +173,7 @@ class ItemRepository(SqlRepository[Item]):
         if result.rowcount == 0:
             if expected_versions is not None and await self._exists(condition):
                 raise PreconditionFailed(
-                    f"item {item_id} is not at the version given in If-Match",
+                    f"item {item_id} is not at one of the expected versions",
                     code="item_version_mismatch",
                 )
             raise _not_found(item_id)
@@ -192,3 +181,48 @@ class ItemRepository(SqlRepository[Item]):
     async def _exists(self, condition: ColumnElement[bool]) -> bool:
         query = select(items.c.id).where(condition)
         return (await self.connection.execute(query)).first() is not None
+
+
+class SqlItemsUnitOfWork:
+    """:class:`~acme.items.ports.ItemsUnitOfWork` on one of core's SQL units of work.
+
+    The repository shares the unit of work's connection, and events go
+    through ``events`` (the outbox) in the same transaction.
+    """
+
+    def __init__(self, uow: SqlUnitOfWork, events: EventPublisher) -> None:
+        self._uow = uow
+        self._events = events
+        self._items: SqlItemRepository | None = None
+
+    @property
+    def items(self) -> SqlItemRepository:
+        if self._items is None:
+            raise RuntimeError("the unit of work is not open; use 'async with uow:'")
+        return self._items
+
+    async def __aenter__(self) -> Self:
+        await self._uow.__aenter__()
+        self._items = SqlItemRepository(self._uow.connection)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._items = None
+        await self._uow.__aexit__(exc_type, exc, tb)
+
+    async def commit(self) -> None:
+        await self._uow.commit()
+
+    async def rollback(self) -> None:
+        await self._uow.rollback()
+
+    def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
+        self._uow.after_commit(callback)
+
+    async def publish(self, message: Message) -> None:
+        await self._events.publish(self._uow, message)

@@ -13,7 +13,7 @@ import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -32,10 +32,12 @@ from .models import (
     DESCRIPTION_MAX,
     ORDER_MAX,
     ORDER_MIN,
+    SORT_KEYS,
     TAG_MAX,
     TAGS_MAX,
     TITLE_MAX,
     Item,
+    ItemSort,
 )
 
 __all__ = [
@@ -54,7 +56,7 @@ __all__ = [
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
 META_MAX_KEYS = 64
-SORTS = ("-created_at", "created_at", "order", "-order")
+SORTS = tuple(SORT_KEYS)
 
 # No NUL characters anywhere (PostgreSQL text cannot hold them) and a title
 # that is more than whitespace.
@@ -153,9 +155,7 @@ class ItemQuery(BaseModel):
         Annotated[str, StringConstraints(min_length=1, max_length=TITLE_MAX, pattern=r"^[^\x00]*$")]
         | None
     ) = Field(None, description="only items whose title starts with this (case-sensitive)")
-    sort: Literal["-created_at", "created_at", "order", "-order"] = Field(
-        "-created_at", description="newest first by default; ties broken by id"
-    )
+    sort: ItemSort = Field("-created_at", description="newest first by default; ties broken by id")
     cursor: Annotated[str, StringConstraints(max_length=2048)] | None = Field(
         None, description="the `next` cursor of the previous page"
     )
@@ -174,7 +174,7 @@ class ItemOut(BaseModel):
     meta: dict[str, JsonValue]
     created_at: datetime
     updated_at: datetime
-    version: int = Field(description="grows with every change; send it back in If-Match")
+    version: int = Field(description="grows with every change; an update names the one it saw")
 
 
 class ItemPageOut(BaseModel):

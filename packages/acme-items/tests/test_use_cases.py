@@ -1,8 +1,9 @@
-"""The items use cases on both databases."""
+"""The items use cases, each on the fakes, SQLite and PostgreSQL (the ``deps`` fixture)."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -14,8 +15,6 @@ from acme.items.dependencies import ItemsDependencies
 from acme.items.serializers import ItemCreate, ItemPatch, ItemQuery
 
 from .conftest import RecordingEvents
-
-pytestmark = pytest.mark.integration
 
 ALICE, BOB = uuid.uuid4(), uuid.uuid4()
 
@@ -133,7 +132,7 @@ async def test_listing_filters_and_pages_without_gaps_or_repeats(
     made = []
     for n in range(23):
         clock_value = start + timedelta(seconds=n // 2)  # ties on created_at
-        fixed = ItemsDependencies(deps.unit_of_work, deps.events, clock=lambda v=clock_value: v)
+        fixed = dataclasses.replace(deps, clock=lambda v=clock_value: v)
         made.append(
             await interface.create_item(
                 fixed,
