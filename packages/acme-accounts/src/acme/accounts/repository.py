@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -19,13 +19,6 @@ from .tables import accounts, refresh_families, refresh_tokens, sign_in_attempts
 __all__ = ["AccountRepository", "SessionRepository", "SignInAttemptRepository"]
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
-
-
 def _account(row: Row[Any]) -> Account:
     m = row._mapping
     return Account(
@@ -35,8 +28,8 @@ def _account(row: Row[Any]) -> Account:
         display_name=m["display_name"],
         email=m["email"],
         status=AccountStatus(m["status"]),
-        created_at=_aware(m["created_at"]) or m["created_at"],
-        last_sign_in_at=_aware(m["last_sign_in_at"]),
+        created_at=m["created_at"],
+        last_sign_in_at=m["last_sign_in_at"],
     )
 
 
@@ -103,9 +96,9 @@ def _family_from(m: Mapping[str, Any]) -> RefreshFamily:
     return RefreshFamily(
         id=m["id"],
         account_id=m["account_id"],
-        created_at=_aware(m["created_at"]) or m["created_at"],
-        expires_at=_aware(m["expires_at"]) or m["expires_at"],
-        revoked_at=_aware(m["revoked_at"]),
+        created_at=m["created_at"],
+        expires_at=m["expires_at"],
+        revoked_at=m["revoked_at"],
         revoked_reason=m["revoked_reason"],
     )
 
@@ -156,9 +149,9 @@ class SessionRepository(SqlRepository[RefreshFamily]):
         return RefreshToken(
             token_hash=m["token_hash"],
             family_id=m["family_id"],
-            issued_at=_aware(m["issued_at"]) or m["issued_at"],
-            expires_at=_aware(m["expires_at"]) or m["expires_at"],
-            used_at=_aware(m["used_at"]),
+            issued_at=m["issued_at"],
+            expires_at=m["expires_at"],
+            used_at=m["used_at"],
         )
 
     async def use_token(self, token_hash: str, now: datetime) -> bool:
@@ -229,8 +222,8 @@ class SignInAttemptRepository:
             nonce=m["nonce"],
             code_verifier=m["code_verifier"],
             return_to=m["return_to"],
-            created_at=_aware(m["created_at"]) or m["created_at"],
-            expires_at=_aware(m["expires_at"]) or m["expires_at"],
+            created_at=m["created_at"],
+            expires_at=m["expires_at"],
         )
 
     async def purge_expired(self, now: datetime) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from sqlalchemy import (
     Column,
-    DateTime,
     ForeignKey,
     Index,
     MetaData,
@@ -13,6 +12,8 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
 )
+
+from acme.core.persistence import UtcDateTime
 
 __all__ = ["accounts", "metadata", "refresh_families", "refresh_tokens", "sign_in_attempts"]
 
@@ -27,8 +28,8 @@ accounts = Table(
     Column("display_name", String(100), nullable=False),
     Column("email", String(320)),
     Column("status", String(16), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("last_sign_in_at", DateTime(timezone=True)),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("last_sign_in_at", UtcDateTime()),
     UniqueConstraint("issuer", "subject", name="uq_accounts_identity"),
 )
 
@@ -39,8 +40,8 @@ sign_in_attempts = Table(
     Column("nonce", String(128), nullable=False),
     Column("code_verifier", String(128), nullable=False),
     Column("return_to", String(2048), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
     Index("ix_account_sign_in_attempts_expires_at", "expires_at"),
 )
 
@@ -49,9 +50,9 @@ refresh_families = Table(
     metadata,
     Column("id", Uuid, primary_key=True),
     Column("account_id", Uuid, ForeignKey("accounts.id", ondelete="CASCADE"), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
-    Column("revoked_at", DateTime(timezone=True)),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("revoked_at", UtcDateTime()),
     Column("revoked_reason", String(64)),
     Index("ix_account_refresh_families_account_id", "account_id"),
 )
@@ -66,8 +67,8 @@ refresh_tokens = Table(
         ForeignKey("account_refresh_families.id", ondelete="CASCADE"),
         nullable=False,
     ),
-    Column("issued_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
-    Column("used_at", DateTime(timezone=True)),
+    Column("issued_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("used_at", UtcDateTime()),
     Index("ix_account_refresh_tokens_family_id", "family_id"),
 )

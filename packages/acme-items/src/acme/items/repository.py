@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Collection
-from datetime import UTC
 from types import TracebackType
 from typing import Any, Self
 
@@ -44,14 +43,6 @@ def _from_row(row: Row[Any]) -> Item:
     return _new_item(*row)
 
 
-def _from_sqlite_row(row: Row[Any]) -> Item:
-    # SQLite hands back naive datetimes; items are always stored in UTC.
-    item = _new_item(*row)
-    item.created_at = item.created_at.replace(tzinfo=UTC)
-    item.updated_at = item.updated_at.replace(tzinfo=UTC)
-    return item
-
-
 def _values(item: Item) -> dict[str, Any]:
     return {
         "id": item.id,
@@ -85,7 +76,7 @@ class SqlItemRepository(SqlRepository[Item]):
         super().__init__(
             connection,
             table=items,
-            to_entity=_from_sqlite_row if self._sqlite else _from_row,
+            to_entity=_from_row,
             to_values=_values,
             entity_name="item",
         )

@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Column,
-    DateTime,
     Index,
     Integer,
     MetaData,
@@ -25,6 +24,8 @@ from sqlalchemy import (
     Uuid,
 )
 from sqlalchemy.dialects import postgresql
+
+from acme.core.persistence import UtcDateTime
 
 __all__ = ["ITEM_COLUMNS", "PG_TAGS", "items", "metadata"]
 
@@ -60,8 +61,8 @@ items = Table(
     Column("tags", Tags, nullable=False),
     Column("order", Integer, nullable=False),
     Column("meta", JSON, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
     Column("version", Integer, nullable=False),
     # The default listing (newest first) and its keyset.
     Index("ix_items_owner_created", "owner_id", "created_at", "id"),

@@ -47,14 +47,11 @@ _MARK_SENT = (
 
 
 def _message(row: Row[Any]) -> Message:
-    occurred_at = row.occurred_at
-    if occurred_at.tzinfo is None:  # SQLite keeps naive UTC
-        occurred_at = occurred_at.replace(tzinfo=UTC)
     return Message(
         id=row.id,
         type=row.type,
         version=row.version,
-        occurred_at=occurred_at,
+        occurred_at=row.occurred_at,
         correlation_id=row.correlation_id,
         payload=row.payload,
     )

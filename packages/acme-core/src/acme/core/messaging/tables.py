@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     Column,
-    DateTime,
     Index,
     Integer,
     MetaData,
@@ -15,6 +14,8 @@ from sqlalchemy import (
     Text,
     Uuid,
 )
+
+from acme.core.persistence.types import UtcDateTime
 
 __all__ = ["metadata", "outbox", "processed_messages"]
 
@@ -26,14 +27,14 @@ outbox = Table(
     Column("id", Uuid, primary_key=True, comment="the message id"),
     Column("type", String(200), nullable=False),
     Column("version", Integer, nullable=False),
-    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("occurred_at", UtcDateTime(), nullable=False),
     Column("correlation_id", String(128)),
     Column("payload", JSON, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("published_at", DateTime(timezone=True)),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("published_at", UtcDateTime()),
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text),
-    Column("next_attempt_at", DateTime(timezone=True), comment="not before; set after a failure"),
+    Column("next_attempt_at", UtcDateTime(), comment="not before; set after a failure"),
     Index(
         "ix_acme_outbox_pending",
         "created_at",
@@ -53,6 +54,6 @@ processed_messages = Table(
     metadata,
     Column("consumer", String(200), nullable=False),
     Column("message_id", Uuid, nullable=False),
-    Column("processed_at", DateTime(timezone=True), nullable=False),
+    Column("processed_at", UtcDateTime(), nullable=False),
     PrimaryKeyConstraint("consumer", "message_id"),
 )

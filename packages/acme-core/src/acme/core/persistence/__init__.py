@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .pagination import Page, SortKey, decode_cursor, encode_cursor, parse_order
 from .repository import Repository, SqlRepository
+from .types import UtcDateTime
 from .unit_of_work import SqlUnitOfWork, UnitOfWork
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "SqlRepository",
     "SqlUnitOfWork",
     "UnitOfWork",
+    "UtcDateTime",
     "decode_cursor",
     "encode_cursor",
     "parse_order",

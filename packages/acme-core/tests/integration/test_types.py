@@ -1,0 +1,62 @@
+"""UtcDateTime: every time column reads back as an aware UTC datetime, on both databases."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+
+from sqlalchemy import Column, MetaData, Table, Uuid, insert, select
+
+from acme.core.persistence import UtcDateTime
+from acme.core.persistence.database import Database
+
+metadata = MetaData()
+moments = Table(
+    f"test_moments_{uuid.uuid4().hex[:8]}",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("at", UtcDateTime(), nullable=True),
+)
+
+
+async def test_times_come_back_aware_and_in_utc(database_url: str) -> None:
+    database = Database(database_url)
+    stored = datetime(2026, 12, 1, 12, 30, 15, 123456, tzinfo=UTC)
+    ids = [uuid.uuid4() for _ in range(2)]
+    try:
+        async with database.unit_of_work() as uow:
+            await uow.connection.run_sync(metadata.create_all)
+            await uow.connection.execute(
+                insert(moments), [{"id": ids[0], "at": stored}, {"id": ids[1], "at": None}]
+            )
+            await uow.commit()
+        async with database.reader() as uow:
+            rows = dict((await uow.connection.execute(select(moments))).all())
+        assert rows[ids[0]] == stored
+        assert rows[ids[0]].tzinfo is not None
+        assert rows[ids[0]].utcoffset() == timedelta(0)
+        assert rows[ids[1]] is None
+    finally:
+        async with database.unit_of_work() as uow:
+            await uow.connection.run_sync(metadata.drop_all)
+            await uow.commit()
+        await database.dispose()
+
+
+async def test_an_aware_time_in_another_zone_is_stored_as_its_instant(database_url: str) -> None:
+    database = Database(database_url)
+    plus_two = datetime(2026, 12, 1, 14, 0, tzinfo=timezone(timedelta(hours=2)))
+    row_id = uuid.uuid4()
+    try:
+        async with database.unit_of_work() as uow:
+            await uow.connection.run_sync(metadata.create_all)
+            await uow.connection.execute(insert(moments), [{"id": row_id, "at": plus_two}])
+            await uow.commit()
+        async with database.reader() as uow:
+            (back,) = (await uow.connection.execute(select(moments.c.at))).one()
+        assert back == datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    finally:
+        async with database.unit_of_work() as uow:
+            await uow.connection.run_sync(metadata.drop_all)
+            await uow.commit()
+        await database.dispose()
