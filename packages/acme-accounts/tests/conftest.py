@@ -1,20 +1,33 @@
-"""Fixtures for acme-accounts' tests: migrated databases, a fake provider port, the deps."""
+"""Fixtures for acme-accounts' tests: the ports on three backends, a fake provider, a clock.
+
+``deps`` runs on the in-memory fakes (tests/fakes.py), on SQLite and on
+PostgreSQL; a test that reads SQL itself (it asks for ``database``) runs on
+the two databases only. ``published`` reads the events a backend kept: the
+fakes' committed events, or the outbox rows the SQL adapters wrote.
+"""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
-from acme.accounts.dependencies import AccountsDeps, SessionPolicy
+from acme.accounts.dependencies import AccountsDependencies, SessionPolicy
+from acme.accounts.ports import AccountsUnitOfWork
+from acme.accounts.repository import SqlAccountsUnitOfWork
+from acme.core.messaging import OutboxPublisher
+from acme.core.messaging.tables import outbox
 from acme.core.migrations import Migrator
 from acme.core.persistence.database import Database
 from acme.core.security import KeySet, TokenIssuer, TokenVerifier
 from acme.core.security.oidc import AuthorizationRequest, Identity, SignInFailed
+
+from .fakes import FakeAccountsStore
 
 ISSUER = "https://api.accounts.test"
 
@@ -72,23 +85,64 @@ def migrated_postgres_url(postgres_url: str) -> str:
     return postgres_url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    if request.param == "postgresql":
-        yield request.getfixturevalue("migrated_postgres_url")
-        return
-    url: str = request.getfixturevalue("sqlite_url")
-    _migrate(url)
-    yield url
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "database_url" in metafunc.fixturenames:
+        backends = ["sqlite", "postgresql"]
+        if "database" not in metafunc.fixturenames:
+            backends.insert(0, "fake")
+        metafunc.parametrize("database_url", backends, indirect=True)
 
 
 @pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """None for the fakes; a migrated SQLite file, or the run's migrated PostgreSQL."""
+    if request.param == "fake":
+        yield None
+    elif request.param == "postgresql":
+        yield request.getfixturevalue("migrated_postgres_url")
+    else:
+        url: str = request.getfixturevalue("sqlite_url")
+        _migrate(url)
+        yield url
+
+
+@pytest.fixture
+async def database(database_url: str | None) -> AsyncIterator[Database]:
+    assert database_url is not None, "the fake backend has no database"
     db = Database(database_url)
     try:
         yield db
     finally:
         await db.dispose()
+
+
+@pytest.fixture
+async def backend(database_url: str | None) -> AsyncIterator[FakeAccountsStore | Database]:
+    """The fakes' shared store, or a database on the SQL adapters."""
+    if database_url is None:
+        yield FakeAccountsStore()
+        return
+    db = Database(database_url)
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
+@pytest.fixture
+def published(
+    backend: FakeAccountsStore | Database,
+) -> Callable[[str], Awaitable[list[tuple[int, dict[str, Any]]]]]:
+    """``await published(type)``: (version, payload) of each kept event of that type."""
+
+    async def read(message_type: str) -> list[tuple[int, dict[str, Any]]]:
+        if isinstance(backend, FakeAccountsStore):
+            return [(m.version, m.payload) for m in backend.events if m.type == message_type]
+        async with backend.engine.connect() as connection:
+            query = select(outbox.c.version, outbox.c.payload).where(outbox.c.type == message_type)
+            return [(row.version, row.payload) for row in await connection.execute(query)]
+
+    return read
 
 
 @pytest.fixture
@@ -102,7 +156,9 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def deps(database: Database, provider: FakeProvider, clock: Clock) -> AccountsDeps:
+def deps(
+    backend: FakeAccountsStore | Database, provider: FakeProvider, clock: Clock
+) -> AccountsDependencies:
     keys = KeySet.generate()
     policy = SessionPolicy(
         access_token_ttl=timedelta(minutes=5),
@@ -110,8 +166,15 @@ def deps(database: Database, provider: FakeProvider, clock: Clock) -> AccountsDe
         session_max_age=timedelta(days=3),
         sign_in_timeout=timedelta(minutes=5),
     )
-    return AccountsDeps(
-        unit_of_work=database.unit_of_work,
+    if isinstance(backend, FakeAccountsStore):
+        unit_of_work: Callable[[], AccountsUnitOfWork] = backend.unit_of_work
+        reader = None
+    else:
+        database, events = backend, OutboxPublisher()
+        unit_of_work = lambda: SqlAccountsUnitOfWork(database.unit_of_work(), events)  # noqa: E731
+        reader = lambda: SqlAccountsUnitOfWork(database.reader(), events)  # noqa: E731
+    return AccountsDependencies(
+        unit_of_work=unit_of_work,
         tokens=TokenIssuer(
             keys, issuer=ISSUER, audience="acme-api", lifetime=policy.access_token_ttl
         ),
@@ -120,10 +183,10 @@ def deps(database: Database, provider: FakeProvider, clock: Clock) -> AccountsDe
         policy=policy,
         allow_local_accounts=True,
         clock=clock,
-        reader=database.reader,
+        reader=reader,
     )
 
 
 @pytest.fixture
-def production_deps(deps: AccountsDeps) -> AccountsDeps:
+def production_deps(deps: AccountsDependencies) -> AccountsDependencies:
     return replace(deps, allow_local_accounts=False)

@@ -1,37 +1,40 @@
-"""The accounts use cases against real databases (SQLite and PostgreSQL)."""
+"""The accounts use cases, on the fakes, SQLite and PostgreSQL (see conftest.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from acme.accounts import interface
-from acme.accounts.dependencies import AccountsDeps
+from acme.accounts.dependencies import AccountsDependencies
 from acme.accounts.events import ACCOUNT_CREATED, AccountCreatedV1
 from acme.accounts.models import LOCAL_ISSUER
 from acme.accounts.serializers import ProfileUpdate
 from acme.accounts.tables import accounts, refresh_families
 from acme.core.errors import PermissionDenied
-from acme.core.messaging.tables import outbox
 from acme.core.persistence.database import Database
 from acme.core.security import InvalidToken
 from acme.core.security.oidc import SignInFailed
 
 from .conftest import Clock, FakeProvider
 
-
-async def _outbox_for(database: Database, account_id: uuid.UUID) -> list[dict[str, object]]:
-    async with database.engine.connect() as connection:
-        rows = (
-            await connection.execute(select(outbox).where(outbox.c.type == ACCOUNT_CREATED))
-        ).all()
-    return [dict(r._mapping) for r in rows if r.payload["account_id"] == str(account_id)]
+Published = Callable[[str], Awaitable[list[tuple[int, dict[str, Any]]]]]
 
 
-async def _sign_in(deps: AccountsDeps, provider: FakeProvider, subject: str, **info: object):  # type: ignore[no-untyped-def]
+async def _created_events(
+    published: Published, account_id: uuid.UUID
+) -> list[tuple[int, dict[str, Any]]]:
+    return [e for e in await published(ACCOUNT_CREATED) if e[1]["account_id"] == str(account_id)]
+
+
+async def _sign_in(
+    deps: AccountsDependencies, provider: FakeProvider, subject: str, **info: object
+):  # type: ignore[no-untyped-def]
     start = await interface.begin_sign_in(deps, return_to="/after")
     code = provider.will_sign_in(subject, **info)
     return await interface.complete_sign_in(
@@ -40,7 +43,7 @@ async def _sign_in(deps: AccountsDeps, provider: FakeProvider, subject: str, **i
 
 
 async def test_a_local_token_creates_the_account_once_with_its_event(
-    deps: AccountsDeps, database: Database
+    deps: AccountsDependencies, published: Published
 ) -> None:
     name = f"bench-{uuid.uuid4().hex[:8]}"
     issued, account = await interface.issue_local_token(deps, name)
@@ -49,20 +52,22 @@ async def test_a_local_token_creates_the_account_once_with_its_event(
     assert (account.issuer, account.subject, account.display_name) == (LOCAL_ISSUER, name, name)
     assert (await interface.authenticate(deps, issued.token)).id == account.id
     assert (await interface.authenticate(deps, again.token)).id == account.id
-    events = await _outbox_for(database, account.id)
+    events = await _created_events(published, account.id)
     assert len(events) == 1
-    assert events[0]["version"] == 1
-    payload = AccountCreatedV1.model_validate(events[0]["payload"])
+    assert events[0][0] == 1
+    payload = AccountCreatedV1.model_validate(events[0][1])
     assert (payload.account_id, payload.issuer) == (account.id, LOCAL_ISSUER)
 
 
-async def test_local_tokens_are_refused_in_production(production_deps: AccountsDeps) -> None:
+async def test_local_tokens_are_refused_in_production(
+    production_deps: AccountsDependencies,
+) -> None:
     with pytest.raises(PermissionDenied, match="ACME_ENV=production"):
         await interface.issue_local_token(production_deps, "someone")
 
 
 async def test_sign_in_creates_then_finds_the_account_by_issuer_and_subject(
-    deps: AccountsDeps, provider: FakeProvider, database: Database
+    deps: AccountsDependencies, provider: FakeProvider, published: Published
 ) -> None:
     subject = uuid.uuid4().hex
     first = await _sign_in(deps, provider, subject, name="Ada L", email="ada@example.test")
@@ -73,13 +78,13 @@ async def test_sign_in_creates_then_finds_the_account_by_issuer_and_subject(
     assert second.account.id == first.account.id
     assert second.account.display_name == "Ada L"  # the person's own choice is kept
     assert second.account.email == "ada@new.test"  # contact data follows the provider
-    assert len(await _outbox_for(database, first.account.id)) == 1
+    assert len(await _created_events(published, first.account.id)) == 1
     me = await interface.authenticate(deps, second.tokens.access_token)
     assert me.id == first.account.id
 
 
 async def test_the_nonce_and_verifier_of_the_attempt_reach_the_provider(
-    deps: AccountsDeps, provider: FakeProvider
+    deps: AccountsDependencies, provider: FakeProvider
 ) -> None:
     await _sign_in(deps, provider, "s")
     _code, nonce, verifier = provider.seen[-1]
@@ -89,7 +94,7 @@ async def test_the_nonce_and_verifier_of_the_attempt_reach_the_provider(
 
 @pytest.mark.parametrize("case", ["no state", "other browser", "reused state", "expired"])
 async def test_bad_state_fails_the_sign_in(
-    case: str, deps: AccountsDeps, provider: FakeProvider, clock: Clock
+    case: str, deps: AccountsDependencies, provider: FakeProvider, clock: Clock
 ) -> None:
     start = await interface.begin_sign_in(deps)
     code = provider.will_sign_in("s")
@@ -109,7 +114,7 @@ async def test_bad_state_fails_the_sign_in(
 
 
 async def test_a_provider_error_and_a_refused_code_are_clear_failures(
-    deps: AccountsDeps, provider: FakeProvider
+    deps: AccountsDependencies, provider: FakeProvider
 ) -> None:
     start = await interface.begin_sign_in(deps)
     with pytest.raises(SignInFailed, match="access_denied"):
@@ -124,7 +129,7 @@ async def test_a_provider_error_and_a_refused_code_are_clear_failures(
 
 
 async def test_refresh_rotates_and_reuse_revokes_the_whole_family(
-    deps: AccountsDeps, provider: FakeProvider
+    deps: AccountsDependencies, provider: FakeProvider
 ) -> None:
     signed_in = await _sign_in(deps, provider, uuid.uuid4().hex)
     first = signed_in.tokens
@@ -143,7 +148,7 @@ async def test_refresh_rotates_and_reuse_revokes_the_whole_family(
 
 
 async def test_of_two_concurrent_refreshes_exactly_one_succeeds(
-    deps: AccountsDeps, provider: FakeProvider
+    deps: AccountsDependencies, provider: FakeProvider
 ) -> None:
     tokens = (await _sign_in(deps, provider, uuid.uuid4().hex)).tokens
     results = await asyncio.gather(
@@ -159,7 +164,7 @@ async def test_of_two_concurrent_refreshes_exactly_one_succeeds(
 
 
 async def test_sessions_have_an_absolute_lifetime(
-    deps: AccountsDeps, provider: FakeProvider, clock: Clock
+    deps: AccountsDependencies, provider: FakeProvider, clock: Clock
 ) -> None:
     tokens = (await _sign_in(deps, provider, uuid.uuid4().hex)).tokens
     for _ in range(3):  # refreshing daily keeps each token fresh...
@@ -172,7 +177,7 @@ async def test_sessions_have_an_absolute_lifetime(
 
 
 async def test_sign_out_ends_the_session_by_refresh_or_access_token(
-    deps: AccountsDeps, provider: FakeProvider
+    deps: AccountsDependencies, provider: FakeProvider
 ) -> None:
     subject = uuid.uuid4().hex
     by_refresh = (await _sign_in(deps, provider, subject)).tokens
@@ -187,7 +192,7 @@ async def test_sign_out_ends_the_session_by_refresh_or_access_token(
 
 
 async def test_disabling_an_account_ends_its_access_at_once(
-    deps: AccountsDeps, provider: FakeProvider, database: Database
+    deps: AccountsDependencies, provider: FakeProvider, database: Database
 ) -> None:
     signed_in = await _sign_in(deps, provider, uuid.uuid4().hex)
     issued, local = await interface.issue_local_token(deps, f"l-{uuid.uuid4().hex[:6]}")
@@ -216,7 +221,9 @@ async def test_disabling_an_account_ends_its_access_at_once(
     assert reasons == ["account_disabled"]
 
 
-async def test_profile_updates_are_checked_and_kept(deps: AccountsDeps, database: Database) -> None:
+async def test_profile_updates_are_checked_and_kept(
+    deps: AccountsDependencies, database: Database
+) -> None:
     _, account = await interface.issue_local_token(deps, f"p-{uuid.uuid4().hex[:6]}")
     updated = await interface.update_my_profile(
         deps, account.id, ProfileUpdate(display_name=" Grace H ")
@@ -230,7 +237,7 @@ async def test_profile_updates_are_checked_and_kept(deps: AccountsDeps, database
     assert row.display_name == "Grace H"
 
 
-async def test_a_token_for_a_deleted_account_is_rejected(deps: AccountsDeps) -> None:
+async def test_a_token_for_a_deleted_account_is_rejected(deps: AccountsDependencies) -> None:
     issued = deps.tokens.issue(str(uuid.uuid4()))
     with pytest.raises(InvalidToken, match="no longer exists"):
         await interface.authenticate(deps, issued.token)

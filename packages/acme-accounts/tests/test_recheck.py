@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import update
 
 from acme.accounts import interface
-from acme.accounts._recheck import StatusMemo
-from acme.accounts.dependencies import AccountsDeps
+from acme.accounts._status_memo import StatusMemo
+from acme.accounts.dependencies import AccountsDependencies
 from acme.accounts.tables import accounts
 from acme.core.errors import PermissionDenied
 from acme.core.persistence.database import Database
@@ -35,7 +35,7 @@ def ticks() -> Ticks:
 
 
 @pytest.fixture
-def memo_deps(deps: AccountsDeps, ticks: Ticks) -> AccountsDeps:
+def memo_deps(deps: AccountsDependencies, ticks: Ticks) -> AccountsDependencies:
     return replace(deps, status=StatusMemo(5.0, clock=ticks))
 
 
@@ -48,7 +48,7 @@ async def _disable_elsewhere(database: Database, account_id: uuid.UUID) -> None:
 
 
 async def test_another_process_disabling_is_seen_within_the_interval(
-    memo_deps: AccountsDeps, database: Database, ticks: Ticks
+    memo_deps: AccountsDependencies, database: Database, ticks: Ticks
 ) -> None:
     issued, account = await interface.issue_local_token(memo_deps, f"m-{uuid.uuid4().hex[:6]}")
     assert (await interface.authenticate(memo_deps, issued.token)).id == account.id
@@ -62,7 +62,7 @@ async def test_another_process_disabling_is_seen_within_the_interval(
 
 
 async def test_without_an_interval_every_request_reads_the_row(
-    deps: AccountsDeps, database: Database
+    deps: AccountsDependencies, database: Database
 ) -> None:
     issued, account = await interface.issue_local_token(deps, f"z-{uuid.uuid4().hex[:6]}")
     await interface.authenticate(deps, issued.token)
@@ -71,7 +71,9 @@ async def test_without_an_interval_every_request_reads_the_row(
         await interface.authenticate(deps, issued.token)
 
 
-async def test_disabling_in_this_process_takes_effect_at_once(memo_deps: AccountsDeps) -> None:
+async def test_disabling_in_this_process_takes_effect_at_once(
+    memo_deps: AccountsDependencies,
+) -> None:
     issued, account = await interface.issue_local_token(memo_deps, f"d-{uuid.uuid4().hex[:6]}")
     await interface.authenticate(memo_deps, issued.token)
     await interface.disable_account(memo_deps, account.id)
@@ -80,7 +82,7 @@ async def test_disabling_in_this_process_takes_effect_at_once(memo_deps: Account
 
 
 async def test_signing_out_in_this_process_takes_effect_at_once(
-    memo_deps: AccountsDeps, provider: FakeProvider
+    memo_deps: AccountsDependencies, provider: FakeProvider
 ) -> None:
     start = await interface.begin_sign_in(memo_deps)
     code = provider.will_sign_in(uuid.uuid4().hex)
@@ -94,7 +96,9 @@ async def test_signing_out_in_this_process_takes_effect_at_once(
         await interface.authenticate(memo_deps, token)
 
 
-async def test_callers_get_a_copy_of_the_remembered_account(memo_deps: AccountsDeps) -> None:
+async def test_callers_get_a_copy_of_the_remembered_account(
+    memo_deps: AccountsDependencies,
+) -> None:
     issued, _ = await interface.issue_local_token(memo_deps, f"c-{uuid.uuid4().hex[:6]}")
     first = await interface.authenticate(memo_deps, issued.token)
     first.display_name = "changed by a caller"

@@ -15,7 +15,7 @@ import httpx
 
 from acme.accounts import interface as accounts
 from acme.accounts import item_counts
-from acme.accounts.dependencies import AccountsDeps
+from acme.accounts.dependencies import AccountsDependencies
 from acme.accounts.dependencies import setup as setup_accounts
 from acme.core.config import ConfigError
 from acme.core.errors import Invalid
@@ -50,7 +50,7 @@ class Container:
     keys: KeySet
     http: httpx.AsyncClient
     provider: OpenIDProvider
-    accounts: AccountsDeps
+    accounts: AccountsDependencies
     bus: MessageBus
     relay: OutboxRelay
     items: ItemsDependencies
@@ -224,6 +224,7 @@ async def build(settings: Settings, *, consume: bool = True) -> Container:
         accounts=setup_accounts(
             settings,
             unit_of_work=database.unit_of_work,
+            events=events,
             keys=keys,
             provider=provider,
             reader=database.reader,

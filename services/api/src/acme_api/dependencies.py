@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from acme.accounts import interface as accounts
-from acme.accounts.dependencies import AccountsDeps
+from acme.accounts.dependencies import AccountsDependencies
 from acme.accounts.models import Account
 from acme.core.errors import Unauthenticated
 from acme.core.security import InvalidToken, bearer_challenge
@@ -19,7 +19,7 @@ from .sessions import CookieNames, check_csrf
 from .settings import Settings
 
 __all__ = [
-    "AccountsDepsDep",
+    "AccountsDeps",
     "ContainerDep",
     "CookieNamesDep",
     "CurrentAccount",
@@ -47,7 +47,7 @@ async def get_settings(container: Annotated[Container, Depends(get_container)]) 
 
 async def get_accounts_deps(
     container: Annotated[Container, Depends(get_container)],
-) -> AccountsDeps:
+) -> AccountsDependencies:
     return container.accounts
 
 
@@ -97,7 +97,7 @@ async def get_current_account(
 
 ContainerDep = Annotated[Container, Depends(get_container)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-AccountsDepsDep = Annotated[AccountsDeps, Depends(get_accounts_deps)]
+AccountsDeps = Annotated[AccountsDependencies, Depends(get_accounts_deps)]
 CookieNamesDep = Annotated[CookieNames, Depends(get_cookie_names)]
 CurrentAccount = Annotated[Account, Depends(get_current_account)]
 """The signed-in :class:`~acme.accounts.models.Account` (``account.id`` is its UUID)."""

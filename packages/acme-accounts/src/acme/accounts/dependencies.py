@@ -10,14 +10,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from acme.core.messaging import EventPublisher
 from acme.core.persistence import SqlUnitOfWork
 from acme.core.security import KeySet, TokenIssuer, TokenVerifier
 from acme.core.security.oidc import OpenIDProvider
 
-from ._recheck import StatusMemo
+from ._status_memo import StatusMemo
+from .ports import AccountsUnitOfWork
+from .repository import SqlAccountsUnitOfWork
 from .settings import AccountsSettings
 
-__all__ = ["AccountsDeps", "SessionPolicy", "setup", "utcnow"]
+__all__ = ["AccountsDependencies", "SessionPolicy", "setup", "utcnow"]
 
 
 def utcnow() -> datetime:
@@ -35,11 +38,12 @@ class SessionPolicy:
 
 
 @dataclass(frozen=True, slots=True)
-class AccountsDeps:
+class AccountsDependencies:
     """Everything the accounts use cases use.
 
     Attributes:
-        unit_of_work: A factory of units of work (one per use case).
+        unit_of_work: A factory of units of work (one per use case); a unit
+            hands out the repositories and publishes events.
         tokens: Signs the API's access tokens.
         verifier: Verifies them (with its per-process cache).
         provider: The OpenID provider people sign in with.
@@ -55,17 +59,17 @@ class AccountsDeps:
             ``ACME_SESSION_RECHECK_SECONDS``); off when not given.
     """
 
-    unit_of_work: Callable[[], SqlUnitOfWork]
+    unit_of_work: Callable[[], AccountsUnitOfWork]
     tokens: TokenIssuer
     verifier: TokenVerifier
     provider: OpenIDProvider
     policy: SessionPolicy = field(default_factory=SessionPolicy)
     allow_local_accounts: bool = False
     clock: Callable[[], datetime] = utcnow
-    reader: Callable[[], SqlUnitOfWork] | None = None
+    reader: Callable[[], AccountsUnitOfWork] | None = None
     status: StatusMemo = field(default_factory=lambda: StatusMemo(0))
 
-    def read(self) -> SqlUnitOfWork:
+    def read(self) -> AccountsUnitOfWork:
         """A unit of work for a single read."""
         return (self.reader or self.unit_of_work)()
 
@@ -74,11 +78,12 @@ def setup(
     settings: AccountsSettings,
     *,
     unit_of_work: Callable[[], SqlUnitOfWork],
+    events: EventPublisher,
     keys: KeySet,
     provider: OpenIDProvider,
     reader: Callable[[], SqlUnitOfWork] | None = None,
-) -> AccountsDeps:
-    """The accounts dependencies for these settings and adapters."""
+) -> AccountsDependencies:
+    """The accounts dependencies for these settings and adapters (SQL units of work)."""
     policy = SessionPolicy(
         access_token_ttl=timedelta(seconds=settings.access_token_ttl),
         refresh_token_ttl=timedelta(seconds=settings.refresh_token_ttl),
@@ -92,13 +97,13 @@ def setup(
         lifetime=policy.access_token_ttl,
     )
     verifier = TokenVerifier(keys, issuer=settings.api_issuer, audience=settings.jwt_audience)
-    return AccountsDeps(
-        unit_of_work=unit_of_work,
+    return AccountsDependencies(
+        unit_of_work=lambda: SqlAccountsUnitOfWork(unit_of_work(), events),
         tokens=issuer,
         verifier=verifier,
         provider=provider,
         policy=policy,
         allow_local_accounts=settings.env != "production",
-        reader=reader,
+        reader=None if reader is None else (lambda: SqlAccountsUnitOfWork(reader(), events)),
         status=StatusMemo(settings.session_recheck_seconds),
     )

@@ -1,22 +1,29 @@
-"""The accounts repositories: core's generic repository plus the component's own queries."""
+"""The SQL adapters of the accounts ports: the repositories and the unit of work."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from acme.core.persistence import SqlRepository
+from acme.core.messaging import EventPublisher, Message
+from acme.core.persistence import SqlRepository, SqlUnitOfWork
 
 from .models import Account, AccountStatus, RefreshFamily, RefreshToken, SignInAttempt
 from .tables import accounts, refresh_families, refresh_tokens, sign_in_attempts
 
-__all__ = ["AccountRepository", "SessionRepository", "SignInAttemptRepository"]
+__all__ = [
+    "SqlAccountRepository",
+    "SqlAccountsUnitOfWork",
+    "SqlSessionRepository",
+    "SqlSignInAttemptRepository",
+]
 
 
 def _account(row: Row[Any]) -> Account:
@@ -46,7 +53,7 @@ def _account_values(account: Account) -> Mapping[str, Any]:
     }
 
 
-class AccountRepository(SqlRepository[Account]):
+class SqlAccountRepository(SqlRepository[Account]):
     """Accounts, found by id or by their provider identity (issuer, subject)."""
 
     def __init__(self, connection: AsyncConnection) -> None:
@@ -114,7 +121,7 @@ def _family_values(family: RefreshFamily) -> Mapping[str, Any]:
     }
 
 
-class SessionRepository(SqlRepository[RefreshFamily]):
+class SqlSessionRepository(SqlRepository[RefreshFamily]):
     """Sign-in sessions (refresh-token families) and their tokens."""
 
     def __init__(self, connection: AsyncConnection) -> None:
@@ -188,7 +195,7 @@ class SessionRepository(SqlRepository[RefreshFamily]):
         return int(result.rowcount)
 
 
-class SignInAttemptRepository:
+class SqlSignInAttemptRepository:
     """Pending sign-ins, each taken (and deleted) at most once."""
 
     def __init__(self, connection: AsyncConnection) -> None:
@@ -232,3 +239,59 @@ class SignInAttemptRepository:
             delete(sign_in_attempts).where(sign_in_attempts.c.expires_at <= now)
         )
         return int(result.rowcount)
+
+
+class SqlAccountsUnitOfWork:
+    """:class:`~acme.accounts.ports.AccountsUnitOfWork` on one of core's SQL units of work.
+
+    The repositories share its connection, and events go through ``events``
+    (the outbox) in the same transaction.
+    """
+
+    def __init__(self, uow: SqlUnitOfWork, events: EventPublisher) -> None:
+        self._uow = uow
+        self._events = events
+        self._connection: AsyncConnection | None = None
+
+    def _open(self) -> AsyncConnection:
+        if self._connection is None:
+            raise RuntimeError("the unit of work is not open; use 'async with uow:'")
+        return self._connection
+
+    @property
+    def accounts(self) -> SqlAccountRepository:
+        return SqlAccountRepository(self._open())
+
+    @property
+    def sessions(self) -> SqlSessionRepository:
+        return SqlSessionRepository(self._open())
+
+    @property
+    def sign_in_attempts(self) -> SqlSignInAttemptRepository:
+        return SqlSignInAttemptRepository(self._open())
+
+    async def __aenter__(self) -> Self:
+        await self._uow.__aenter__()
+        self._connection = self._uow.connection
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._connection = None
+        await self._uow.__aexit__(exc_type, exc, tb)
+
+    async def commit(self) -> None:
+        await self._uow.commit()
+
+    async def rollback(self) -> None:
+        await self._uow.rollback()
+
+    def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
+        self._uow.after_commit(callback)
+
+    async def publish(self, message: Message) -> None:
+        await self._events.publish(self._uow, message)

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from acme.accounts import interface as accounts
 from acme.accounts.serializers import AccountOut, ProfileUpdate
-from acme_api.dependencies import AccountsDepsDep, CurrentAccount
+from acme_api.dependencies import AccountsDeps, CurrentAccount
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
 
@@ -24,7 +24,7 @@ async def get_me(account: CurrentAccount) -> AccountOut:
 
 @router.patch("/me", summary="Change my profile", responses=_AUTH_ERRORS)
 async def patch_me(
-    change: ProfileUpdate, account: CurrentAccount, deps: AccountsDepsDep
+    change: ProfileUpdate, account: CurrentAccount, deps: AccountsDeps
 ) -> AccountOut:
     """Change the display name. Cookie sessions must send ``X-CSRF-Token``."""
     return await accounts.update_my_profile(deps, account.id, change)

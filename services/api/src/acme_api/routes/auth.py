@@ -12,7 +12,7 @@ from acme.accounts import interface as accounts
 from acme.accounts.serializers import AccountOut, SignInStart, TokenPair
 from acme.core.errors import Unauthenticated
 from acme.core.security import bearer_challenge
-from acme_api.dependencies import AccountsDepsDep, CookieNamesDep
+from acme_api.dependencies import AccountsDeps, CookieNamesDep
 from acme_api.sessions import check_csrf, clear_session, set_session, set_sign_in
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -48,7 +48,7 @@ def _wants_json(request: Request) -> bool:
 )
 async def login(
     request: Request,
-    deps: AccountsDepsDep,
+    deps: AccountsDeps,
     names: CookieNamesDep,
     return_to: Annotated[str, Query(max_length=2048)] = "/",
 ) -> Response:
@@ -75,7 +75,7 @@ async def login(
 )
 async def callback(
     request: Request,
-    deps: AccountsDepsDep,
+    deps: AccountsDeps,
     names: CookieNamesDep,
     *,
     state: Annotated[str | None, Query(max_length=512)] = None,
@@ -116,7 +116,7 @@ async def callback(
 )
 async def refresh(
     request: Request,
-    deps: AccountsDepsDep,
+    deps: AccountsDeps,
     names: CookieNamesDep,
     body: RefreshRequest | None = None,
 ) -> JSONResponse:
@@ -145,7 +145,7 @@ async def refresh(
 @router.post("/logout", summary="End the session", status_code=204)
 async def logout(
     request: Request,
-    deps: AccountsDepsDep,
+    deps: AccountsDeps,
     names: CookieNamesDep,
     body: RefreshRequest | None = None,
 ) -> Response:

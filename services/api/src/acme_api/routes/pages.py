@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from acme.accounts import interface as accounts
 from acme.accounts.models import Account
 from acme.core.errors import DomainError
-from acme_api.dependencies import AccountsDepsDep, CookieNamesDep, SettingsDep
+from acme_api.dependencies import AccountsDeps, CookieNamesDep, SettingsDep
 
 router = APIRouter(include_in_schema=False)
 
@@ -85,7 +85,7 @@ def _account_body(account: Account, *, csrf_cookie: str, nonce: str) -> str:
 
 @router.get("/", response_class=HTMLResponse)
 async def home(
-    request: Request, deps: AccountsDepsDep, names: CookieNamesDep, settings: SettingsDep
+    request: Request, deps: AccountsDeps, names: CookieNamesDep, settings: SettingsDep
 ) -> HTMLResponse:
     """Signed in: the account. Otherwise: a link that starts the sign-in.
 

@@ -149,24 +149,29 @@ class OidcClient:
         return AuthorizationRequest(url=url, state=state, nonce=nonce, code_verifier=verifier)
 
     async def complete(self, *, code: str, nonce: str, code_verifier: str) -> Identity:
-        tokens = await self.exchange(code=code, code_verifier=code_verifier)
-        claims = await self.validate_id_token(tokens["id_token"], nonce=nonce)
-        userinfo: Mapping[str, Any] = {}
+        # One look at the discovery document for the whole exchange.
         document = await self.discovery()
+        tokens = await self.exchange(code=code, code_verifier=code_verifier, document=document)
+        claims = await self.validate_id_token(tokens["id_token"], nonce=nonce, document=document)
+        userinfo: Mapping[str, Any] = {}
         if isinstance(document.get("userinfo_endpoint"), str):
-            userinfo = await self.userinfo(tokens["access_token"], subject=str(claims["sub"]))
+            userinfo = await self.userinfo(
+                tokens["access_token"], subject=str(claims["sub"]), document=document
+            )
         return Identity(
             issuer=self._issuer, subject=str(claims["sub"]), claims=claims, userinfo=userinfo
         )
 
-    async def exchange(self, *, code: str, code_verifier: str) -> dict[str, Any]:
+    async def exchange(
+        self, *, code: str, code_verifier: str, document: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Trade an authorization code for the provider's tokens.
 
         Raises:
             SignInFailed: the provider refused the code or answered without
                 an ID token.
         """
-        document = await self.discovery()
+        document = document or await self.discovery()
         body: dict[str, str] = {
             "grant_type": self.profile.grant_type,
             "code": code,
@@ -221,13 +226,19 @@ class OidcClient:
             )
         return payload
 
-    async def validate_id_token(self, id_token: str, *, nonce: str) -> dict[str, Any]:
+    async def validate_id_token(
+        self, id_token: str, *, nonce: str, document: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         """Validate an ID token per OpenID Connect Core 3.1.3.7 and this profile.
+
+        ``document``: the discovery document already resolved (its keys are
+        then current); otherwise it is resolved here.
 
         Raises:
             InvalidToken: naming the check that failed.
         """
-        await self.discovery()
+        if document is None:
+            await self.discovery()
         assert self._jwks is not None
         claims = await decode_strict(
             id_token,
@@ -253,13 +264,15 @@ class OidcClient:
             raise InvalidToken("the ID token's nonce does not match this sign-in")
         return claims
 
-    async def userinfo(self, access_token: str, *, subject: str) -> dict[str, Any]:
+    async def userinfo(
+        self, access_token: str, *, subject: str, document: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         """The userinfo claims; their ``sub`` must equal the ID token's.
 
         Raises:
             InvalidToken: another subject; SignInFailed: unreadable answer.
         """
-        document = await self.discovery()
+        document = document or await self.discovery()
         try:
             response = await self._http.get(
                 str(document["userinfo_endpoint"]),

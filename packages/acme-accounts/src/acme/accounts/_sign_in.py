@@ -1,0 +1,226 @@
+"""Signing in: through the OpenID provider, or as a local account in development.
+
+A provider sign-in spends its state in one short transaction (a state works
+once, even when the provider then refuses the code), asks the provider
+outside any transaction (no pooled connection waits on its HTTP round trip),
+then does the rest in one transaction: find or create the account with its
+``account.created`` event, record the sign-in, open the session.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+
+from acme.core.errors import Conflict, Invalid, PermissionDenied
+from acme.core.security import IssuedToken
+from acme.core.security.oidc import Identity, SignInFailed
+
+from ._sessions import digest, disabled, open_session
+from .dependencies import AccountsDependencies
+from .events import account_created
+from .models import LOCAL_ISSUER, Account, SignInAttempt
+from .ports import AccountsUnitOfWork
+from .serializers import AccountOut, SignInStart, TokenPair
+
+__all__ = ["SignedIn", "begin_sign_in", "complete_sign_in", "issue_local_token"]
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """A finished sign-in: the API's tokens, the account, and where the person was going."""
+
+    tokens: TokenPair
+    account: AccountOut
+    return_to: str
+
+
+class _Race(Exception):
+    """Another request created the same account first: run the transaction again."""
+
+
+async def _find_or_create(
+    uow: AccountsUnitOfWork,
+    *,
+    identity: tuple[str, str],
+    name: str | None,
+    email: str | None,
+    now: datetime,
+) -> tuple[Account, bool]:
+    """The account of (issuer, subject), created with its ``account.created`` event."""
+    issuer, subject = identity
+    account = await uow.accounts.find_by_identity(issuer, subject)
+    if account is not None:
+        return account, False
+    account = Account.new(
+        issuer=issuer, subject=subject, display_name=name or subject, email=email, now=now
+    )
+    try:
+        await uow.accounts.add(account)
+    except Conflict:
+        raise _Race from None
+    await uow.publish(account_created(account))
+    return account, True
+
+
+async def _sign_in(
+    deps: AccountsDependencies, identity: Identity, now: datetime
+) -> tuple[Account, TokenPair]:
+    """Find or create the account, record the sign-in, open a session: one transaction.
+
+    Two first sign-ins of one person racing each other: the loser's insert
+    conflicts, its transaction rolls back, and the retry finds the winner's account.
+    """
+    for attempt in range(2):
+        try:
+            async with deps.unit_of_work() as uow:
+                account, created = await _find_or_create(
+                    uow,
+                    identity=(identity.issuer, identity.subject),
+                    name=identity.name,
+                    email=identity.email,
+                    now=now,
+                )
+                if not account.is_active:
+                    raise disabled()
+                if not created and identity.email and identity.email != account.email:
+                    account.email = identity.email
+                account.record_sign_in(now)
+                await uow.accounts.update(account)
+                tokens = await open_session(deps, uow, account, now)
+                await uow.commit()
+                return account, tokens
+        except _Race:
+            if attempt:
+                break
+    raise Conflict("the account is being created by another request; retry", code="account_race")
+
+
+async def issue_local_token(
+    deps: AccountsDependencies, name: str
+) -> tuple[IssuedToken, AccountOut]:
+    """An access token for the local account ``name``, created when missing (development only).
+
+    Raises:
+        PermissionDenied: local accounts are not allowed here (production), or
+            the account is disabled.
+    """
+    if not deps.allow_local_accounts:
+        raise PermissionDenied(
+            "local accounts and their tokens are refused when ACME_ENV=production",
+            code="local_accounts_disabled",
+        )
+    subject = name.strip()
+    if not subject or len(subject) > 255:
+        raise Invalid("the account name must have 1 to 255 characters", code="invalid_name")
+    account = await _local_account(deps, subject)
+    if not account.is_active:
+        raise disabled()
+    return deps.tokens.issue(str(account.id)), AccountOut.of(account)
+
+
+async def _local_account(deps: AccountsDependencies, subject: str) -> Account:
+    """The local account ``subject``, created when missing (one retry on a creation race)."""
+    for attempt in range(2):
+        try:
+            async with deps.unit_of_work() as uow:
+                account, _ = await _find_or_create(
+                    uow,
+                    identity=(LOCAL_ISSUER, subject),
+                    name=subject,
+                    email=None,
+                    now=deps.clock(),
+                )
+                await uow.commit()
+                return account
+        except _Race:
+            if attempt:
+                break
+    raise Conflict("the account is being created by another request; retry", code="account_race")
+
+
+async def begin_sign_in(deps: AccountsDependencies, *, return_to: str = "/") -> SignInStart:
+    """Start a sign-in: remember state, nonce and PKCE verifier; say where to send the browser."""
+    if not return_to.startswith("/") or return_to.startswith("//") or "\\" in return_to:
+        return_to = "/"  # only same-site paths: no open redirect
+    request = await deps.provider.authorization_request()
+    now = deps.clock()
+    async with deps.unit_of_work() as uow:
+        await uow.sign_in_attempts.purge_expired(now)
+        await uow.sign_in_attempts.add(
+            SignInAttempt(
+                state_hash=digest(request.state),
+                nonce=request.nonce,
+                code_verifier=request.code_verifier,
+                return_to=return_to[:2048],
+                created_at=now,
+                expires_at=now + deps.policy.sign_in_timeout,
+            )
+        )
+        await uow.commit()
+    return SignInStart(
+        authorization_url=request.url,
+        state=request.state,
+        expires_in=int(deps.policy.sign_in_timeout.total_seconds()),
+    )
+
+
+async def _take_attempt(
+    deps: AccountsDependencies, state: str | None, bound_state: str | None
+) -> SignInAttempt:
+    """Spend the sign-in's state (it works once) and return what was kept with it."""
+    if not state:
+        raise SignInFailed("the callback has no state", code="invalid_state")
+    if not bound_state or not hmac.compare_digest(state.encode(), bound_state.encode()):
+        raise SignInFailed(
+            "the state does not belong to this browser's sign-in (start again)",
+            code="invalid_state",
+        )
+    async with deps.unit_of_work() as uow:
+        attempt = await uow.sign_in_attempts.take(digest(state))
+        await uow.commit()
+    if attempt is None:
+        raise SignInFailed("unknown or already used sign-in state", code="invalid_state")
+    if attempt.expired(deps.clock()):
+        raise SignInFailed("the sign-in took too long; start again", code="sign_in_expired")
+    return attempt
+
+
+async def complete_sign_in(
+    deps: AccountsDependencies,
+    *,
+    state: str | None,
+    bound_state: str | None,
+    code: str | None,
+    error: str | None = None,
+    error_description: str | None = None,
+    issuer: str | None = None,
+) -> SignedIn:
+    """Finish a sign-in from the provider's callback.
+
+    ``bound_state`` is the state this browser was given at the start (its
+    sign-in cookie); it must equal the callback's ``state``, and a state
+    works once. ``issuer`` is the callback's ``iss`` parameter (RFC 9207),
+    when the provider sends one: it must name the configured provider.
+
+    Raises:
+        SignInFailed: bad or reused state, a provider error, a refused code.
+        InvalidToken: the provider's ID token is invalid.
+        PermissionDenied: the account is disabled.
+    """
+    attempt = await _take_attempt(deps, state, bound_state)
+    if issuer is not None and issuer != deps.provider.issuer:
+        raise SignInFailed("the callback comes from another issuer", code="issuer_mismatch")
+    if error:
+        detail = f"the provider refused the sign-in: {error[:100]}"
+        if error_description:
+            detail += f" ({error_description[:200]})"
+        raise SignInFailed(detail, code="provider_error")
+    if not code:
+        raise SignInFailed("the callback has no authorization code", code="missing_code")
+    identity = await deps.provider.complete(
+        code=code, nonce=attempt.nonce, code_verifier=attempt.code_verifier
+    )
+    account, tokens = await _sign_in(deps, identity, deps.clock())
+    return SignedIn(tokens=tokens, account=AccountOut.of(account), return_to=attempt.return_to)
