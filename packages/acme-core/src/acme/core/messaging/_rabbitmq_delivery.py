@@ -1,0 +1,186 @@
+"""The RabbitMQ bus's deliveries: confirmed publishing, retries, dead-lettering, settling."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ._message import Message
+from ._port import DeliveryFailed, Handler, Unroutable
+from ._rabbitmq_topology import Topology, aio_pika_module
+from .memory import topic_matches
+
+if TYPE_CHECKING:
+    from aio_pika.abc import AbstractExchange, AbstractIncomingMessage, AbstractQueue
+
+__all__ = [
+    "ATTEMPT_HEADER",
+    "ERROR_HEADER",
+    "VERSION_HEADER",
+    "Subscription",
+    "after_failure",
+    "amqp_message",
+    "drain",
+    "forward",
+    "publish_confirmed",
+    "settle",
+]
+
+logger = logging.getLogger("acme.core.messaging.rabbitmq")
+
+ATTEMPT_HEADER = "x-acme-attempt"
+ERROR_HEADER = "x-acme-error"
+VERSION_HEADER = "x-acme-version"
+
+
+@dataclass(slots=True)
+class Subscription:
+    """One consumer's queue: every topic it is bound with, and the handler of each."""
+
+    consumer: str
+    routes: list[tuple[str, Handler]] = field(default_factory=list)
+    queue: AbstractQueue | None = None
+    consumer_tag: str | None = None
+
+    def handler_for(self, message_type: str) -> Handler | None:
+        for topic, handler in self.routes:
+            if topic_matches(topic, message_type):
+                return handler
+        return None
+
+
+def amqp_message(message: Message) -> Any:
+    """The persistent AMQP message for ``message`` (its type is the routing key)."""
+    aio_pika = aio_pika_module()
+    return aio_pika.Message(
+        message.to_json(),
+        content_type="application/json",
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        message_id=str(message.id),
+        correlation_id=message.correlation_id,
+        type=message.type,
+        timestamp=message.occurred_at,
+        headers={VERSION_HEADER: message.version},
+    )
+
+
+async def publish_confirmed(
+    exchange: AbstractExchange, amqp: Any, routing_key: str, *, what: str, confirm_timeout: float
+) -> None:
+    """Publish with ``mandatory`` and wait for the broker's confirm.
+
+    Raises:
+        Unroutable: no queue is bound for the routing key.
+        DeliveryFailed: no confirm in time, or the connection failed.
+    """
+    aio_pika = aio_pika_module()
+    try:
+        await exchange.publish(
+            amqp, routing_key=routing_key, mandatory=True, timeout=confirm_timeout
+        )
+    except aio_pika.exceptions.PublishError as exc:
+        raise Unroutable(f"no queue is bound for {what!r}") from exc
+    except (OSError, TimeoutError, RuntimeError, aio_pika.exceptions.AMQPError) as exc:
+        raise DeliveryFailed(
+            f"RabbitMQ did not confirm {what!r}: {type(exc).__name__}",
+            code="broker_unavailable",
+        ) from exc
+
+
+async def forward(
+    default_exchange: AbstractExchange,
+    incoming: AbstractIncomingMessage,
+    queue: str,
+    headers: dict[str, Any],
+    *,
+    confirm_timeout: float,
+) -> None:
+    """Copy a delivery to ``queue`` (confirmed), then ack the original.
+
+    If the copy is not confirmed the original is left unacked, so the
+    broker redelivers it: a retry is never lost, at worst repeated.
+    """
+    aio_pika = aio_pika_module()
+    copy = aio_pika.Message(
+        incoming.body,
+        content_type=incoming.content_type,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        message_id=incoming.message_id,
+        correlation_id=incoming.correlation_id,
+        type=incoming.type,
+        timestamp=incoming.timestamp,
+        headers={**dict(incoming.headers or {}), **headers},
+    )
+    try:
+        await publish_confirmed(
+            default_exchange, copy, queue, what=queue, confirm_timeout=confirm_timeout
+        )
+    except DeliveryFailed:
+        logger.warning("could not move a message to %s; it will be redelivered", queue)
+        await settle(incoming.nack(requeue=True))
+        return
+    await settle(incoming.ack())
+
+
+async def settle(outcome: Awaitable[None]) -> None:
+    """Ack or nack; when the channel is gone the broker redelivers anyway."""
+    aio_pika = aio_pika_module()
+    try:
+        await outcome
+    except (OSError, RuntimeError, aio_pika.exceptions.AMQPError) as exc:
+        logger.info("could not settle a delivery (%s); the broker will redeliver it", exc)
+
+
+def after_failure(
+    topology: Topology, consumer: str, message: Message, attempt: int, error: Exception
+) -> tuple[str, dict[str, Any]]:
+    """Where a failed delivery goes, and its headers: the delay queue before its
+    next attempt, or, after ``max_attempts``, the dead-letter queue."""
+    reason = f"{type(error).__name__}: {error}"[:500]
+    if attempt >= topology.max_attempts:
+        logger.error(
+            "consumer %s gave up on %s %s after %d attempts: %s",
+            consumer,
+            message.type,
+            message.id,
+            attempt,
+            reason,
+        )
+        return topology.dead_letter_queue_name(consumer), {
+            ATTEMPT_HEADER: attempt,
+            ERROR_HEADER: reason,
+        }
+    delays = topology.retry_delays
+    delay = delays[min(attempt, len(delays)) - 1]
+    logger.warning(
+        "consumer %s failed on %s %s (attempt %d/%d), retrying in %.1fs: %s",
+        consumer,
+        message.type,
+        message.id,
+        attempt,
+        topology.max_attempts,
+        delay,
+        reason,
+    )
+    return topology.retry_queue_name(consumer, delay), {
+        ATTEMPT_HEADER: attempt + 1,
+        ERROR_HEADER: reason,
+    }
+
+
+async def drain(in_flight: set[asyncio.Task[None]], seconds: float) -> None:
+    """Wait up to ``seconds`` for running handlers; cancel the rest (the broker redelivers)."""
+    if not in_flight:
+        return
+    _, pending = await asyncio.wait(set(in_flight), timeout=seconds)
+    for task in pending:
+        task.cancel()
+    if pending:
+        logger.warning(
+            "%d handler(s) still running after %.0fs; their messages will be redelivered",
+            len(pending),
+            seconds,
+        )
