@@ -19,6 +19,7 @@ from acme.core.security._strict import decode_strict
 from acme.core.security.errors import InvalidToken
 from acme.core.security.jwks import RemoteJwks
 
+from ._http import get_json, json_or_none, token_response
 from ._port import AuthorizationRequest, Identity, SignInFailed
 from .profiles import STANDARD, Profile
 
@@ -200,31 +201,7 @@ class OidcClient:
                 f"the provider's token endpoint cannot be reached ({type(exc).__name__})",
                 code="provider_unavailable",
             ) from exc
-        payload = _json_or_none(response)
-        if response.status_code >= 500:
-            raise Unavailable(
-                f"the provider's token endpoint failed ({response.status_code})",
-                code="provider_unavailable",
-            )
-        if response.status_code != 200 or payload is None:
-            error = (payload or {}).get("error") or f"HTTP {response.status_code}"
-            description = (payload or {}).get("error_description")
-            detail = f"the provider refused the authorization code: {str(error)[:100]}"
-            if description:
-                detail += f" ({str(description)[:200]})"
-            raise SignInFailed(detail, code="code_exchange_failed")
-        if not isinstance(payload.get("id_token"), str) or not isinstance(
-            payload.get("access_token"), str
-        ):
-            raise SignInFailed(
-                "the provider's token response lacks an ID token or access token",
-                code="code_exchange_failed",
-            )
-        if str(payload.get("token_type", "")).lower() != "bearer":
-            raise SignInFailed(
-                "the provider's token response is not a bearer token", code="code_exchange_failed"
-            )
-        return payload
+        return token_response(response)
 
     async def validate_id_token(
         self, id_token: str, *, nonce: str, document: Mapping[str, Any] | None = None
@@ -284,7 +261,7 @@ class OidcClient:
                 f"the provider's userinfo endpoint cannot be reached ({type(exc).__name__})",
                 code="provider_unavailable",
             ) from exc
-        payload = _json_or_none(response)
+        payload = json_or_none(response)
         if response.status_code != 200 or payload is None:
             raise SignInFailed(
                 f"the provider's userinfo endpoint answered {response.status_code}",
@@ -295,27 +272,4 @@ class OidcClient:
         return payload
 
     async def _get_json(self, url: str, *, what: str) -> dict[str, Any]:
-        try:
-            response = await self._http.get(
-                url, headers={"Accept": "application/json"}, timeout=self.timeout
-            )
-            response.raise_for_status()
-            document = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
-            raise Unavailable(
-                f"the provider's {what} cannot be fetched from {url} ({type(exc).__name__})",
-                code="provider_unavailable",
-            ) from exc
-        if not isinstance(document, dict):
-            raise Unavailable(
-                f"the provider's {what} is not a JSON object", code="provider_unavailable"
-            )
-        return document
-
-
-def _json_or_none(response: httpx.Response) -> dict[str, Any] | None:
-    try:
-        payload = response.json()
-    except ValueError:
-        return None
-    return payload if isinstance(payload, dict) else None
+        return await get_json(self._http, url, what=what, request_timeout=self.timeout)
