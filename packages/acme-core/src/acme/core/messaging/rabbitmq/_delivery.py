@@ -8,10 +8,11 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._message import Message
-from ._port import DeliveryFailed, Handler, Unroutable
-from ._rabbitmq_topology import Topology, aio_pika_module
-from .memory import topic_matches
+from acme.core.messaging._message import Message
+from acme.core.messaging._port import DeliveryFailed, Handler, Unroutable
+from acme.core.messaging.memory import topic_matches
+
+from ._topology import Topology, aio_pika_module
 
 if TYPE_CHECKING:
     from aio_pika.abc import AbstractExchange, AbstractIncomingMessage, AbstractQueue

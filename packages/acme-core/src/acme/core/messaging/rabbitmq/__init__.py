@@ -1,6 +1,6 @@
 """The RabbitMQ adapter of the message bus (aio-pika; install ``acme-core[rabbitmq]``).
 
-Its queues and their names are described in :mod:`._rabbitmq_topology`.
+Its queues and their names are described in :mod:`._topology`.
 Publishing waits for the broker's confirm; ``mandatory`` is set and a returned
 (unroutable) message raises :class:`Unroutable`. A delivery is acked only
 after its handler returned, i.e. after the handler's transaction committed.
@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from acme.core.errors import Malformed, Unavailable
 from acme.core.logging import bind_request_id, register_secret
+from acme.core.messaging._message import Message
+from acme.core.messaging._port import DeliveryFailed, Handler
 
-from ._message import Message
-from ._port import DeliveryFailed, Handler
-from ._rabbitmq_delivery import (
+from ._delivery import (
     ATTEMPT_HEADER,
     ERROR_HEADER,
     Subscription,
@@ -29,7 +29,7 @@ from ._rabbitmq_delivery import (
     publish_confirmed,
     settle,
 )
-from ._rabbitmq_topology import QUORUM_SINCE, Topology, aio_pika_module, server_version
+from ._topology import QUORUM_SINCE, Topology, aio_pika_module, server_version
 
 if TYPE_CHECKING:
     from aio_pika.abc import (
