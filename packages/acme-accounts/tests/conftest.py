@@ -20,7 +20,7 @@ from sqlalchemy import select
 from acme.accounts.dependencies import AccountsDependencies, SessionPolicy
 from acme.accounts.ports import AccountsUnitOfWork
 from acme.accounts.repository import SqlAccountsUnitOfWork
-from acme.core.messaging import OutboxPublisher
+from acme.core.messaging.publisher import OutboxPublisher
 from acme.core.messaging.tables import outbox
 from acme.core.migrations import Migrator
 from acme.core.persistence.database import Database

@@ -12,7 +12,8 @@ import pytest
 
 from acme.accounts import item_counts
 from acme.core.errors import Invalid
-from acme.core.messaging import InProcessBus, Message, idempotent
+from acme.core.messaging import Message, idempotent
+from acme.core.messaging.memory import InProcessBus
 from acme.core.persistence.database import Database
 
 

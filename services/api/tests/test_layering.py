@@ -123,6 +123,16 @@ BREAKS = {
         "import acme.items.tables",
         "Items serializers and events know no SQL",
     ),
+    "a component imports the in-process bus": (
+        "packages/acme-items/src/acme/items/interface.py",
+        "import acme.core.messaging.memory",
+        "Only the API's bootstrap imports concrete adapters",
+    ),
+    "the API imports a component's repository": (
+        "services/api/src/acme_api/routes/items.py",
+        "import acme.items.repository",
+        "The API uses only the components' public modules",
+    ),
     "a route imports a concrete adapter": (
         "services/api/src/acme_api/routes/health.py",
         "import acme.core.persistence.database",

@@ -10,7 +10,9 @@ import aio_pika
 import httpx
 import pytest
 
-from acme.core.messaging import InProcessBus, Message, Outbox
+from acme.core.messaging import Message
+from acme.core.messaging.memory import InProcessBus
+from acme.core.messaging.outbox import Outbox
 from acme.core.migrations import Migrator
 from acme.core.persistence.database import Database
 from acme.core.testing import delete_rabbitmq_topology

@@ -7,7 +7,8 @@ import asyncio
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, select, update
 
-from acme.core.messaging import Message, ProcessedMessages, idempotent
+from acme.core.messaging import Message, idempotent
+from acme.core.messaging.idempotency import ProcessedMessages
 from acme.core.persistence import SqlUnitOfWork
 from acme.core.persistence.database import Database
 

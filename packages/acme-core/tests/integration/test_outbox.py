@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from acme.core.messaging import Message, Outbox, OutboxPublisher
+from acme.core.messaging import Message
+from acme.core.messaging.outbox import Outbox
+from acme.core.messaging.publisher import OutboxPublisher
 from acme.core.messaging.tables import outbox
 from acme.core.persistence.database import Database
 

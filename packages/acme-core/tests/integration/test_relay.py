@@ -10,14 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from acme.core.messaging import (
-    DeliveryFailed,
-    InProcessBus,
-    Message,
-    Outbox,
-    OutboxRelay,
-    Unroutable,
-)
+from acme.core.messaging import DeliveryFailed, Message, Unroutable
+from acme.core.messaging.memory import InProcessBus
+from acme.core.messaging.outbox import Outbox
+from acme.core.messaging.relay import OutboxRelay
 from acme.core.messaging.tables import outbox
 from acme.core.persistence.database import Database
 

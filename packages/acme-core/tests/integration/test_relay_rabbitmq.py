@@ -10,8 +10,10 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import select
 
-from acme.core.messaging import Message, Outbox, OutboxRelay
+from acme.core.messaging import Message
+from acme.core.messaging.outbox import Outbox
 from acme.core.messaging.rabbitmq import RabbitMQBus
+from acme.core.messaging.relay import OutboxRelay
 from acme.core.messaging.tables import outbox
 from acme.core.migrations import Migrator
 from acme.core.persistence.database import Database

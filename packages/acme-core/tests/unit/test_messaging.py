@@ -6,7 +6,8 @@ import pytest
 
 from acme.core.errors import Malformed
 from acme.core.logging import bind_request_id
-from acme.core.messaging import InProcessBus, Message, topic_matches
+from acme.core.messaging import Message, topic_matches
+from acme.core.messaging.memory import InProcessBus
 
 
 @pytest.mark.parametrize(

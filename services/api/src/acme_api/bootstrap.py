@@ -20,7 +20,10 @@ from acme.accounts.dependencies import setup as setup_accounts
 from acme.core.config import ConfigError
 from acme.core.errors import Invalid
 from acme.core.logging import register_secret
-from acme.core.messaging import InProcessBus, MessageBus, OutboxPublisher, OutboxRelay
+from acme.core.messaging import MessageBus
+from acme.core.messaging.memory import InProcessBus
+from acme.core.messaging.publisher import OutboxPublisher
+from acme.core.messaging.relay import OutboxRelay
 from acme.core.persistence.database import Database
 from acme.core.secrets import build_secrets_chain
 from acme.core.security import KeySet
@@ -30,7 +33,7 @@ from acme.core.security.oidc.client import OidcClient
 from acme.items.dependencies import ItemsDependencies
 from acme.items.dependencies import setup as setup_items
 
-from .sessions import CookieNames
+from .cookies import CookieNames
 from .settings import Settings
 
 __all__ = ["DEV_KEY_FILE", "Container", "build", "build_bus", "build_database", "load_signing_keys"]

@@ -15,7 +15,7 @@ from acme.core.security import InvalidToken, bearer_challenge
 from acme.items.dependencies import ItemsDependencies
 
 from .bootstrap import Container
-from .sessions import CookieNames, check_csrf
+from .cookies import CookieNames, check_csrf
 from .settings import Settings
 
 __all__ = [

@@ -12,8 +12,8 @@ from acme.accounts import interface as accounts
 from acme.accounts.serializers import AccountOut, SignInStart, TokenPair
 from acme.core.errors import Unauthenticated
 from acme.core.security import bearer_challenge
+from acme_api.cookies import check_csrf, clear_session, set_session, set_sign_in
 from acme_api.dependencies import AccountsDeps, CookieNamesDep
-from acme_api.sessions import check_csrf, clear_session, set_session, set_sign_in
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 

@@ -1,37 +1,34 @@
-"""Messaging: events, the bus port, the transactional outbox and idempotent consumers.
+"""Messaging: events, the ports they travel through, and idempotent consumers.
 
-- :class:`Message`, :class:`MessageBus` (the port), :class:`InProcessBus` (the
-  embedded default); the RabbitMQ adapter is
-  :class:`acme.core.messaging.rabbitmq.RabbitMQBus`, built only by the API's
-  composition root (it needs ``acme-core[rabbitmq]``);
-- :class:`EventPublisher`, the port components publish through, and
-  :class:`OutboxPublisher`, which writes to the outbox in the caller's unit of
-  work; :class:`OutboxRelay` moves committed rows to the bus;
+The package exports ports, value types and pure functions:
+
+- :class:`Message`; :class:`MessageBus`, the bus port; :class:`EventPublisher`,
+  the port components publish through (inside their unit of work);
+  :class:`DeliveryFailed` and :class:`Unroutable`;
 - :func:`idempotent` wraps a handler so a redelivered message has no second
-  effect.
+  effect; :func:`topic_matches`.
+
+Adapters are imported from their own modules, by the composition root only
+(an import-linter contract checks it): :mod:`.memory` (``InProcessBus``, the
+embedded default), :mod:`.rabbitmq` (``RabbitMQBus``; needs
+``acme-core[rabbitmq]``), :mod:`.outbox` (``Outbox``, the table writer),
+:mod:`.publisher` (``OutboxPublisher``, the :class:`EventPublisher` on the
+outbox) and :mod:`.relay` (``OutboxRelay``, which moves committed rows to the bus).
 """
 
 from __future__ import annotations
 
 from ._message import Message
-from ._port import DeliveryFailed, Handler, MessageBus, Unroutable
-from .idempotency import ProcessedMessages, idempotent
-from .memory import InProcessBus, topic_matches
-from .outbox import Outbox
-from .publisher import EventPublisher, OutboxPublisher
-from .relay import OutboxRelay
+from ._port import DeliveryFailed, EventPublisher, Handler, MessageBus, Unroutable
+from .idempotency import idempotent
+from .memory import topic_matches
 
 __all__ = [
     "DeliveryFailed",
     "EventPublisher",
     "Handler",
-    "InProcessBus",
     "Message",
     "MessageBus",
-    "Outbox",
-    "OutboxPublisher",
-    "OutboxRelay",
-    "ProcessedMessages",
     "Unroutable",
     "idempotent",
     "topic_matches",

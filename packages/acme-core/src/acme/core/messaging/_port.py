@@ -1,4 +1,4 @@
-"""The message bus port."""
+"""The messaging ports: the bus, and the event publisher components write through."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from acme.core.errors import Unavailable
+from acme.core.persistence import SqlUnitOfWork
 
 from ._message import Message
 
-__all__ = ["DeliveryFailed", "Handler", "MessageBus", "Unroutable"]
+__all__ = ["DeliveryFailed", "EventPublisher", "Handler", "MessageBus", "Unroutable"]
 
 Handler = Callable[[Message], Awaitable[None]]
 
@@ -74,4 +75,15 @@ class MessageBus(Protocol):
         Raises:
             Unavailable: it does not.
         """
+        ...
+
+
+class EventPublisher(Protocol):
+    """The port components publish through: ``await events.publish(uow, message)``.
+
+    The message leaves if and only if the unit of work commits.
+    """
+
+    async def publish(self, uow: SqlUnitOfWork, message: Message) -> None:
+        """Queue ``message`` in ``uow``'s transaction."""
         ...

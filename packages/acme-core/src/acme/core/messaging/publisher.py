@@ -1,27 +1,15 @@
-"""How components publish events: through the outbox, inside their unit of work."""
+"""The :class:`~acme.core.messaging.EventPublisher` adapter: events written to the outbox."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Protocol
 
 from acme.core.persistence import SqlUnitOfWork
 
 from ._message import Message
 from .outbox import Outbox
 
-__all__ = ["EventPublisher", "OutboxPublisher"]
-
-
-class EventPublisher(Protocol):
-    """The port components publish through: ``await events.publish(uow, message)``.
-
-    The message leaves if and only if the unit of work commits.
-    """
-
-    async def publish(self, uow: SqlUnitOfWork, message: Message) -> None:
-        """Queue ``message`` in ``uow``'s transaction."""
-        ...
+__all__ = ["OutboxPublisher"]
 
 
 class OutboxPublisher:

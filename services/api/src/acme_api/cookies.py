@@ -1,4 +1,4 @@
-"""The browser session: cookie names and attributes, and CSRF protection.
+"""The browser's cookies: their names and attributes, and CSRF protection.
 
 A signed-in browser holds three cookies: the access token (HttpOnly), the
 refresh token (HttpOnly) and a CSRF token (readable by the page's script).
