@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from acme.core.messaging import EventPublisher, Message
-from acme.core.persistence import SqlRepository, SqlUnitOfWork
+from acme.core.persistence import ComponentUnitOfWork, SqlRepository
 
 from .models import Account, AccountStatus, RefreshFamily, RefreshToken, SignInAttempt
 from .tables import accounts, refresh_families, refresh_tokens, sign_in_attempts
@@ -241,57 +239,21 @@ class SqlSignInAttemptRepository:
         return int(result.rowcount)
 
 
-class SqlAccountsUnitOfWork:
+class SqlAccountsUnitOfWork(ComponentUnitOfWork):
     """:class:`~acme.accounts.ports.AccountsUnitOfWork` on one of core's SQL units of work.
 
-    The repositories share its connection, and events go through ``events``
-    (the outbox) in the same transaction.
+    The repositories share its connection; events go through the outbox in
+    the same transaction.
     """
-
-    def __init__(self, uow: SqlUnitOfWork, events: EventPublisher) -> None:
-        self._uow = uow
-        self._events = events
-        self._connection: AsyncConnection | None = None
-
-    def _open(self) -> AsyncConnection:
-        if self._connection is None:
-            raise RuntimeError("the unit of work is not open; use 'async with uow:'")
-        return self._connection
 
     @property
     def accounts(self) -> SqlAccountRepository:
-        return SqlAccountRepository(self._open())
+        return SqlAccountRepository(self.connection)
 
     @property
     def sessions(self) -> SqlSessionRepository:
-        return SqlSessionRepository(self._open())
+        return SqlSessionRepository(self.connection)
 
     @property
     def sign_in_attempts(self) -> SqlSignInAttemptRepository:
-        return SqlSignInAttemptRepository(self._open())
-
-    async def __aenter__(self) -> Self:
-        await self._uow.__aenter__()
-        self._connection = self._uow.connection
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._connection = None
-        await self._uow.__aexit__(exc_type, exc, tb)
-
-    async def commit(self) -> None:
-        await self._uow.commit()
-
-    async def rollback(self) -> None:
-        await self._uow.rollback()
-
-    def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
-        self._uow.after_commit(callback)
-
-    async def publish(self, message: Message) -> None:
-        await self._events.publish(self._uow, message)
+        return SqlSignInAttemptRepository(self.connection)

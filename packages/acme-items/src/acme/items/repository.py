@@ -7,9 +7,8 @@ Every query is scoped to one owner. Rows map to :class:`Item` positionally
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Collection
-from types import TracebackType
-from typing import Any, Self
+from collections.abc import Callable, Collection
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -26,8 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from acme.core.errors import NotFound, PreconditionFailed
-from acme.core.messaging import EventPublisher, Message
-from acme.core.persistence import Page, SqlRepository, SqlUnitOfWork
+from acme.core.persistence import ComponentUnitOfWork, Page, SqlRepository
 
 from .models import SORT_KEYS, Item, ItemFilter, ItemSort
 from .tables import PG_TAGS, items
@@ -174,46 +172,13 @@ class SqlItemRepository(SqlRepository[Item]):
         return (await self.connection.execute(query)).first() is not None
 
 
-class SqlItemsUnitOfWork:
+class SqlItemsUnitOfWork(ComponentUnitOfWork):
     """:class:`~acme.items.ports.ItemsUnitOfWork` on one of core's SQL units of work.
 
-    The repository shares the unit of work's connection, and events go
-    through ``events`` (the outbox) in the same transaction.
+    The repository shares its connection; events go through the outbox in
+    the same transaction.
     """
-
-    def __init__(self, uow: SqlUnitOfWork, events: EventPublisher) -> None:
-        self._uow = uow
-        self._events = events
-        self._items: SqlItemRepository | None = None
 
     @property
     def items(self) -> SqlItemRepository:
-        if self._items is None:
-            raise RuntimeError("the unit of work is not open; use 'async with uow:'")
-        return self._items
-
-    async def __aenter__(self) -> Self:
-        await self._uow.__aenter__()
-        self._items = SqlItemRepository(self._uow.connection)
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._items = None
-        await self._uow.__aexit__(exc_type, exc, tb)
-
-    async def commit(self) -> None:
-        await self._uow.commit()
-
-    async def rollback(self) -> None:
-        await self._uow.rollback()
-
-    def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
-        self._uow.after_commit(callback)
-
-    async def publish(self, message: Message) -> None:
-        await self._events.publish(self._uow, message)
+        return SqlItemRepository(self.connection)

@@ -10,9 +10,10 @@ from __future__ import annotations
 from .pagination import Page, SortKey, decode_cursor, encode_cursor, parse_order
 from .repository import Repository, SqlRepository
 from .types import UtcDateTime
-from .unit_of_work import SqlUnitOfWork, UnitOfWork
+from .unit_of_work import ComponentUnitOfWork, SqlUnitOfWork, UnitOfWork
 
 __all__ = [
+    "ComponentUnitOfWork",
     "Page",
     "Repository",
     "SortKey",

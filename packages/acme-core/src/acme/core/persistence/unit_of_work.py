@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -13,7 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransactio
 
 from acme.core.errors import Unavailable
 
-__all__ = ["SqlUnitOfWork", "UnitOfWork", "is_outage"]
+if TYPE_CHECKING:
+    from acme.core.messaging import EventPublisher, Message
+
+__all__ = ["ComponentUnitOfWork", "SqlUnitOfWork", "UnitOfWork", "is_outage"]
 
 logger = logging.getLogger(__name__)
 
@@ -204,3 +207,49 @@ async def _close_quietly(connection: AsyncConnection) -> None:
         if not _unreachable(exc):
             raise
         logger.debug("closing a lost connection failed: %s", type(exc).__name__)
+
+
+class ComponentUnitOfWork:
+    """The base of a component's SQL unit of work: a transaction, its connection, events.
+
+    A component subclasses it and hangs its repositories off
+    :attr:`connection` (``SqlItemsUnitOfWork.items``), so its use cases get
+    everything from one object and never build an adapter. Entering,
+    leaving, committing and rolling back are the wrapped
+    :class:`SqlUnitOfWork`'s; :meth:`publish` writes an event through
+    ``events`` (the outbox) in the same transaction.
+    """
+
+    def __init__(self, uow: SqlUnitOfWork, events: EventPublisher) -> None:
+        self._uow = uow
+        self._events = events
+
+    @property
+    def connection(self) -> AsyncConnection:
+        """The open transaction's connection (inside ``async with`` only)."""
+        return self._uow.connection
+
+    async def __aenter__(self) -> Self:
+        await self._uow.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._uow.__aexit__(exc_type, exc, tb)
+
+    async def commit(self) -> None:
+        await self._uow.commit()
+
+    async def rollback(self) -> None:
+        await self._uow.rollback()
+
+    def after_commit(self, callback: AfterCommit) -> None:
+        self._uow.after_commit(callback)
+
+    async def publish(self, message: Message) -> None:
+        """Queue an event: it goes out if and only if this unit of work commits."""
+        await self._events.publish(self._uow, message)
