@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -23,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 from types import TracebackType
+
+from acme.core.testing import free_port
 
 from .debian import MissingTool, debian_tool
 from .parsing import summarize_lines
@@ -79,13 +80,6 @@ class AppTarget:
     nginx: bool = False
     database: str = ""
     workers: int | None = None
-
-
-def free_port() -> int:
-    """An ephemeral loopback port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def nginx_binary() -> str:

@@ -25,29 +25,14 @@ from pathlib import Path
 
 import httpx
 
+from acme.core.testing import free_port, wait_until
+
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 NGINX_TEMPLATE = DEPLOY / "nginx" / "templates" / "acme.conf.template"
 SUPERVISORD_CONF = DEPLOY / "supervisord.conf"
 PG_BIN = Path(os.environ.get("ACME_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 BIN = Path(sys.executable).parent  # gunicorn, supervisord, acme-api of this environment
-
-
-def free_port() -> int:
-    """An ephemeral port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(check: Callable[[], bool], *, timeout: float, what: str) -> None:
-    """Poll ``check`` every 0.1 s until it is true; fail naming ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
 
 
 def stop_process(process: subprocess.Popen[bytes], *, sig: int = signal.SIGTERM) -> None:

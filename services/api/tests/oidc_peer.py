@@ -12,7 +12,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 from html import unescape
@@ -23,6 +22,7 @@ from urllib.parse import urljoin
 import httpx
 
 from acme.core.security import KeySet, generate_key
+from acme.core.testing import free_port
 from acme.core.testing.plugin import unavailable
 
 HERE = Path(__file__).with_name("oidc_provider")
@@ -56,12 +56,6 @@ def install_dir() -> Path:
             unavailable(f"npm ci oidc-provider failed: {result.stderr.strip()[-500:]}")
     shutil.copy2(HERE / "provider.mjs", target / "provider.mjs")  # ESM resolves beside it
     return target
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def provider_keys() -> KeySet:

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 
 from acme.accounts import item_counts
 from acme.core.migrations import Migrator
-from acme.core.testing import delete_rabbitmq_topology
+from acme.core.testing import delete_rabbitmq_topology, eventually
 from acme_api.main import create_app
 
 from .conftest import make_settings
@@ -75,15 +75,6 @@ async def api(backend: dict[str, Any]) -> AsyncIterator[Api]:
         queues = getattr(container.bus, "queue_names", list)()
     if "amqp_url" in values:
         await delete_rabbitmq_topology(values["amqp_url"], values["amqp_exchange"], queues)
-
-
-async def eventually(check: Any, expected: Any, *, within: float = 10.0) -> None:
-    """Wait for an eventually consistent read (events are delivered asynchronously)."""
-    deadline = asyncio.get_running_loop().time() + within
-    while (value := await check()) != expected:
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"still {value!r}, expected {expected!r}")
-        await asyncio.sleep(0.05)
 
 
 def is_problem(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:

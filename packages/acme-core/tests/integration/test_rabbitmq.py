@@ -12,7 +12,7 @@ import pytest
 from acme.core.errors import Unavailable
 from acme.core.messaging import DeliveryFailed, Message, Unroutable
 from acme.core.messaging.rabbitmq import ATTEMPT_HEADER, ERROR_HEADER, RabbitMQBus
-from acme.core.testing import delete_rabbitmq_topology
+from acme.core.testing import delete_rabbitmq_topology, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -43,14 +43,6 @@ def consumer_name(run_id: str, label: str) -> str:
     return f"test.{run_id}.{label}.{uuid.uuid4().hex[:6]}"
 
 
-async def wait_for(condition: Callable[[], bool], within: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-
-
 async def test_published_messages_reach_matching_subscribers(
     make_bus: BusFactory, run_id: str
 ) -> None:
@@ -65,7 +57,7 @@ async def test_published_messages_reach_matching_subscribers(
     await bus.ping()
     sent = Message("item.created", {"id": "a", "n": 1}, version=2, correlation_id="req-1")
     await bus.publish(sent)
-    await wait_for(lambda: len(seen) == 1)
+    await eventually(lambda: len(seen) == 1, True)
     assert seen == [sent]
 
 
@@ -88,7 +80,7 @@ async def test_a_failing_handler_is_retried_with_backoff(make_bus: BusFactory, r
     bus.subscribe("item.#", flaky, consumer=consumer_name(run_id, "flaky"))
     await bus.start()
     await bus.publish(Message("item.updated", {}))
-    await wait_for(lambda: len(attempts) == 3)
+    await eventually(lambda: len(attempts) == 3, True)
     await asyncio.sleep(0.5)
     assert len(attempts) == 3  # succeeded on the third attempt, no further delivery
     assert attempts[1] - attempts[0] >= 0.15
@@ -109,7 +101,7 @@ async def test_a_poison_message_is_dead_lettered_after_max_attempts(
     await bus.start()
     sent = Message("item.created", {"bad": True})
     await bus.publish(sent)
-    await wait_for(lambda: len(attempts) == 3)
+    await eventually(lambda: len(attempts) == 3, True)
     connection = await aio_pika.connect(amqp_url)
     async with connection:
         channel = await connection.channel()
@@ -204,7 +196,7 @@ async def test_one_consumer_with_several_topics_has_one_queue(
     await bus.start()
     await bus.publish(Message("item.created", {}))
     await bus.publish(Message("account.created", {}))
-    await wait_for(lambda: len(seen) == 2)
+    await eventually(lambda: len(seen) == 2, True)
     assert sorted(seen) == [("accounts", "account.created"), ("items", "item.created")]
     assert bus.queue_name(name) in bus.queue_names()
     assert len(bus.queue_names()) == 2 + len(set(bus.retry_delays))

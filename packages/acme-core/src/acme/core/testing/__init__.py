@@ -2,7 +2,10 @@
 
 Installing acme-core registers :mod:`acme.core.testing.plugin` with pytest,
 which provides fixtures for real PostgreSQL and RabbitMQ (one fresh database
-per run) and the skip-or-fail policy for unreachable services.
+per run) and the skip-or-fail policy for unreachable services. Beside them:
+:mod:`.fakes` (in-memory fakes of the ports), :mod:`.waiting` (loopback ports
+and polling), :mod:`.oidc` (a loopback OpenID provider) and
+:mod:`.rabbitmq_node` (a private broker node).
 """
 
 from __future__ import annotations
@@ -14,11 +17,15 @@ from ._services import (
     delete_rabbitmq_topology,
     services_required,
 )
+from .waiting import eventually, free_port, wait_until
 
 __all__ = [
     "DEFAULT_TEST_AMQP_URL",
     "DEFAULT_TEST_DATABASE_URL",
     "ServiceUnavailable",
     "delete_rabbitmq_topology",
+    "eventually",
+    "free_port",
     "services_required",
+    "wait_until",
 ]

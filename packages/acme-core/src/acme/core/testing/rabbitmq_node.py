@@ -17,6 +17,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from .waiting import free_port
+
 __all__ = ["RabbitMQNode", "rabbitmq_server_available"]
 
 _BIN_DIRS = (Path("/usr/lib/rabbitmq/bin"), Path("/usr/local/lib/rabbitmq/bin"))
@@ -37,12 +39,6 @@ def rabbitmq_server_available() -> bool:
     return _program("rabbitmq-server") is not None and _program("rabbitmqctl") is not None
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class RabbitMQNode:
     """One RabbitMQ node in ``directory``: ``start()``, ``stop()``, ``restart()``.
 
@@ -58,8 +54,8 @@ class RabbitMQNode:
         self.directory = directory
         self.boot_timeout = boot_timeout
         self.name = f"acmetest{secrets.token_hex(4)}@localhost"
-        self.port = _free_port()
-        self.dist_port = _free_port()
+        self.port = free_port()
+        self.dist_port = free_port()
         self._process: subprocess.Popen[bytes] | None = None
         self._boots = 0
         directory.mkdir(parents=True, exist_ok=True)
