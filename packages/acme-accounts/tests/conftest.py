@@ -86,15 +86,15 @@ def migrated_postgres_url(postgres_url: str) -> str:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "database_url" in metafunc.fixturenames:
+    if "backend_url" in metafunc.fixturenames:
         backends = ["sqlite", "postgresql"]
         if "database" not in metafunc.fixturenames:
             backends.insert(0, "fake")
-        metafunc.parametrize("database_url", backends, indirect=True)
+        metafunc.parametrize("backend_url", backends, indirect=True)
 
 
 @pytest.fixture
-def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+def backend_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
     """None for the fakes; a migrated SQLite file, or the run's migrated PostgreSQL."""
     if request.param == "fake":
         yield None
@@ -107,9 +107,9 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
 
 
 @pytest.fixture
-async def database(database_url: str | None) -> AsyncIterator[Database]:
-    assert database_url is not None, "the fake backend has no database"
-    db = Database(database_url)
+async def database(backend_url: str | None) -> AsyncIterator[Database]:
+    assert backend_url is not None, "the fake backend has no database"
+    db = Database(backend_url)
     try:
         yield db
     finally:
@@ -117,12 +117,12 @@ async def database(database_url: str | None) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-async def backend(database_url: str | None) -> AsyncIterator[FakeAccountsStore | Database]:
+async def backend(backend_url: str | None) -> AsyncIterator[FakeAccountsStore | Database]:
     """The fakes' shared store, or a database on the SQL adapters."""
-    if database_url is None:
+    if backend_url is None:
         yield FakeAccountsStore()
         return
-    db = Database(database_url)
+    db = Database(backend_url)
     try:
         yield db
     finally:

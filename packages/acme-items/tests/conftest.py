@@ -44,7 +44,7 @@ def events() -> RecordingEvents:
 
 
 @pytest.fixture(params=["fake", "sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest) -> str | None:
+def backend_url(request: pytest.FixtureRequest) -> str | None:
     """None for the fakes; a fresh SQLite file or a fresh PostgreSQL database."""
     if request.param == "fake":
         return None
@@ -55,17 +55,17 @@ def database_url(request: pytest.FixtureRequest) -> str | None:
 
 @pytest.fixture
 async def deps(
-    database_url: str | None, events: RecordingEvents
+    backend_url: str | None, events: RecordingEvents
 ) -> AsyncIterator[ItemsDependencies]:
     """The items ports on the fakes, or on a migrated SQLite or PostgreSQL database."""
-    if database_url is None:
+    if backend_url is None:
         repository = FakeItemRepository()
         yield ItemsDependencies(
             unit_of_work=lambda: FakeItemsUnitOfWork(repository, events.committed)
         )
         return
-    await asyncio.to_thread(Migrator(database_url).upgrade)
-    database = Database(database_url)
+    await asyncio.to_thread(Migrator(backend_url).upgrade)
+    database = Database(backend_url)
     try:
         yield setup(unit_of_work=database.unit_of_work, events=events, reader=database.reader)
     finally:
