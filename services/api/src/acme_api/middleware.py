@@ -79,31 +79,15 @@ class RequestContextMiddleware:
             await send(message)
 
         limit = self.max_body_bytes
-        received = 0
-
-        async def receive_with_limit() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    # An HTTPException passes through FastAPI's body parsing untouched
-                    # and is rendered by the problem handlers.
-                    raise HTTPException(413, f"the request body exceeds {limit} bytes")
-            return message
-
         try:
             declared = _declared_length(scope)
             if declared is not None and declared > limit:
                 too_large = problem_response(
-                    Request(scope),
-                    status=413,
-                    code="payload_too_large",
-                    detail=f"the request body exceeds {limit} bytes",
+                    Request(scope), status=413, code="payload_too_large", detail=_too_large(limit)
                 )
                 await too_large(scope, receive, send_with_id)
                 return
-            await self.app(scope, receive_with_limit, send_with_id)
+            await self.app(scope, _limited(receive, limit), send_with_id)
         except Exception:
             logger.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             if response_started:
@@ -124,3 +108,25 @@ class RequestContextMiddleware:
                 extra={"duration_ms": round((time.perf_counter() - started) * 1000, 2)},
             )
             request_id_var.reset(token)
+
+
+def _too_large(limit: int) -> str:
+    return f"the request body exceeds {limit} bytes"
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    """``receive``, refusing a body past ``limit`` bytes while it streams in."""
+    received = 0
+
+    async def receive_with_limit() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > limit:
+                # An HTTPException passes through FastAPI's body parsing untouched
+                # and is rendered by the problem handlers.
+                raise HTTPException(413, _too_large(limit))
+        return message
+
+    return receive_with_limit
