@@ -41,9 +41,7 @@ def run_id() -> str:
     return secrets.token_hex(4)
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A new, empty PostgreSQL database (asyncpg URL) for this run."""
+def _new_database() -> Iterator[str]:
     try:
         url = create_test_database()
     except ServiceUnavailable as exc:
@@ -53,20 +51,18 @@ def postgres_url() -> Iterator[str]:
         yield url.render_as_string(hide_password=False)
     finally:
         drop_test_database(url)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A new, empty PostgreSQL database (asyncpg URL) for this run."""
+    yield from _new_database()
 
 
 @pytest.fixture
 def fresh_postgres_url() -> Iterator[str]:
     """A new, empty PostgreSQL database for one test (for tests that own the whole schema)."""
-    try:
-        url = create_test_database()
-    except ServiceUnavailable as exc:
-        unavailable(str(exc))
-        raise AssertionError("unreachable") from exc
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        drop_test_database(url)
+    yield from _new_database()
 
 
 @pytest.fixture
