@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -42,6 +41,16 @@ def standard() -> Iterator[StandInProvider]:
 async def http() -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient() as client:
         yield client
+
+
+class ManualMonotonic:
+    """A monotonic clock a test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def client_for(provider: StandInProvider, http: httpx.AsyncClient, **options: Any) -> OidcClient:
@@ -276,13 +285,14 @@ async def test_userinfo_for_another_subject_is_rejected(
 async def test_provider_key_rotation_costs_one_jwks_refetch_and_random_kids_no_more(
     standard: StandInProvider, http: httpx.AsyncClient
 ) -> None:
-    client = client_for(standard, http, jwks_refetch_interval=0.3)
+    clock = ManualMonotonic()
+    client = client_for(standard, http, jwks_refetch_interval=0.3, clock=clock)
     code, nonce, verifier = await authorize(client, http)
     await client.complete(code=code, nonce=nonce, code_verifier=verifier)
     assert standard.jwks_requests == 1
 
     standard.keys = standard.keys.rotated(generate_key("RS256", rsa_key_size=2048))
-    await asyncio.sleep(0.35)
+    clock.now += 0.35  # past the refetch interval, without waiting for it
     code, nonce, verifier = await authorize(client, http)
     await client.complete(code=code, nonce=nonce, code_verifier=verifier)
     assert standard.jwks_requests == 2  # exactly one refetch for the new kid

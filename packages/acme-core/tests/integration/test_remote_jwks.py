@@ -88,12 +88,13 @@ async def test_a_new_kid_costs_one_refetch_and_a_flood_of_random_kids_no_more(
     old = KeySet.generate()
     server.document = old.public_jwks()
     async with httpx.AsyncClient() as http:
-        remote = RemoteJwks(http, server.url, min_refetch_interval=0.5)
+        now = [1000.0]
+        remote = RemoteJwks(http, server.url, min_refetch_interval=0.5, clock=lambda: now[0])
         verifier = TokenVerifier(remote, issuer="https://api.test", audience="acme-api")
         await verifier.verify(_issuer(old).issue("a").token)
         rotated = old.rotated(generate_key())
         server.document = rotated.public_jwks()
-        await asyncio.sleep(0.6)
+        now[0] += 0.6  # past the refetch interval, without waiting for it
         assert (await verifier.verify(_issuer(rotated).issue("b").token))["sub"] == "b"
         assert server.requests == 2  # first fetch + one refetch for the new kid
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -40,6 +41,7 @@ class RemoteJwks:
         url: The JWKS URL.
         min_refetch_interval: Seconds between two fetches caused by unknown kids.
         max_age: Seconds after which the document is refreshed anyway.
+        clock: Monotonic seconds (tests pass their own instead of sleeping).
     """
 
     def __init__(
@@ -50,8 +52,10 @@ class RemoteJwks:
         min_refetch_interval: float = 60.0,
         max_age: float = 3600.0,
         timeout: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.url = url
+        self._clock = clock
         self._http = http
         self.min_refetch_interval = min_refetch_interval
         self.max_age = max_age
@@ -68,7 +72,7 @@ class RemoteJwks:
         Raises:
             Unavailable: the document has never been fetched successfully.
         """
-        if self._fetched_at is None or time.monotonic() - self._fetched_at > self.max_age:
+        if self._fetched_at is None or self._clock() - self._fetched_at > self.max_age:
             await self._refresh()
         key = self._keys.get(kid)
         if key is None and self._fetched_at is not None:
@@ -80,7 +84,7 @@ class RemoteJwks:
 
     async def _refresh(self) -> None:
         async with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             if (
                 self._attempted_at is not None
                 and now - self._attempted_at < self.min_refetch_interval

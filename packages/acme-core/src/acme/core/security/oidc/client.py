@@ -8,7 +8,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 from urllib.parse import quote, urlencode
 
@@ -52,6 +52,8 @@ class OidcClient:
         profile: The provider's dialect (:data:`STANDARD` or :data:`TRUSTNET`).
         token_auth: ``client_secret_basic`` or ``client_secret_post``.
         leeway: Seconds of clock skew tolerated on ID token times.
+        clock: Monotonic seconds, for the caches of discovery and keys (tests
+            pass their own instead of sleeping).
     """
 
     def __init__(
@@ -69,8 +71,10 @@ class OidcClient:
         discovery_ttl: float = 3600.0,
         leeway: float = 60.0,
         timeout: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._http = http
+        self._clock = clock
         self._issuer = issuer
         self.client_id = client_id
         self._client_secret = client_secret
@@ -104,7 +108,7 @@ class OidcClient:
                 issuer or lacks a required endpoint.
         """
         async with self._lock:
-            fresh = time.monotonic() - self._discovered_at < self.discovery_ttl
+            fresh = self._clock() - self._discovered_at < self.discovery_ttl
             if self._discovery is not None and fresh:
                 return self._discovery
             url = self._issuer.rstrip("/") + "/.well-known/openid-configuration"
@@ -126,8 +130,9 @@ class OidcClient:
                     document["jwks_uri"],
                     min_refetch_interval=self.jwks_refetch_interval,
                     timeout=self.timeout,
+                    clock=self._clock,
                 )
-            self._discovery, self._discovered_at = document, time.monotonic()
+            self._discovery, self._discovered_at = document, self._clock()
             return document
 
     async def authorization_request(self) -> AuthorizationRequest:
