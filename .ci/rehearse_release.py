@@ -208,7 +208,9 @@ class Rehearsal:
         self.index = f"http://{USER}:{PASSWORD}@127.0.0.1:{port}/simple/"
         self.env = {
             **os.environ,
-            "RELEASE_PYTHON": sys.executable,
+            # A bare venv, as on a fresh CI runner: .ci/release installs the
+            # pinned release tools into it (hashes checked) on first use.
+            "RELEASE_PYTHON": str(work / "runner" / "bin" / "python"),
             "ACME_RELEASE_CACHE": str(work / "release-cache"),
             "UV_PUBLISH_URL": f"http://127.0.0.1:{port}/",
             "UV_PUBLISH_CHECK_URL": self.index,
@@ -239,6 +241,9 @@ class Rehearsal:
         print(f"an anonymous listing of the index answered {status}")
         if status != 401:
             raise RehearsalFailed("the index let an anonymous client list it")
+
+    def runner(self) -> None:
+        run([sys.executable, "-m", "venv", str(self.work / "runner")], cwd=self.work)
 
     def clone_repository(self) -> None:
         origin = self.work / "origin.git"
@@ -567,12 +572,13 @@ def renovate_findings(log: str) -> tuple[list[str], list[str]]:
 
 def rehearse(work: Path, wheelhouse: Path, renovate: Path | None, api_tests: str) -> None:
     stage = Stages()
-    stage("0. the private index on loopback and a scratch clone without tags")
+    stage("0. the private index on loopback, a bare runner venv, a scratch clone without tags")
     fill_wheelhouse(wheelhouse, ROOT / LOCK, offline=True)
     server, port = start_index(work, wheelhouse)
     try:
         r = Rehearsal(work, port, renovate, api_tests)
         r.check_anonymous_refused()
+        r.runner()
         r.clone_repository()
         r.old_pin = r.pinned_version("acme-items")
         stage("1. the releases so far (1.0.0 of each wheel first), tagged and published")
