@@ -28,6 +28,10 @@ Run through ``.ci/release`` (it installs the pinned release tools first):
         the release commit of a released version and its rebuilt wheel
     .ci/release releases acme-items
         every released version and its release commit
+    .ci/release api-diff acme-items
+        the public names (``__all__`` of public modules, see surface.py) the
+        tree removed since the last release; plan refuses such a release
+        unless it is a major one
 
 Release tags are ``<distribution>-v<version>``, e.g. ``acme-core-v1.4.0``.
 """
@@ -66,6 +70,7 @@ from releases import (
     tree_version,
     version_source,
 )
+from surface import removed_names, surface
 
 LOCK = ROOT / API / "requirements.lock"
 
@@ -139,6 +144,7 @@ def plan(tag: str, *, main: str, root: Path = ROOT) -> dict[str, str]:
         raise ReleaseError(f"tag {tag} says {version}, but {name}'s version source says {in_tree}")
     if not has_changelog_section((root / RELEASABLE[name] / "CHANGELOG.md").read_text(), version):
         raise ReleaseError(f"{name}'s CHANGELOG.md has no section for {version}")
+    _refuse_removals(name, Version(version), root)
     head = git("rev-parse", "HEAD", root=root).strip()
     merged = subprocess.run(
         ["git", "merge-base", "--is-ancestor", head, main],
@@ -150,6 +156,34 @@ def plan(tag: str, *, main: str, root: Path = ROOT) -> dict[str, str]:
         raise ReleaseError(f"{tag} ({head[:12]}) is not on {main}: only main is released")
     modes = '["tree"]' if name == "acme-core" else '["lowest", "newest", "tree"]'
     return {"name": name, "path": RELEASABLE[name], "version": version, "modes": modes}
+
+
+def previous_release(name: str, version: Version, root: Path = ROOT) -> Version | None:
+    """The highest released version of ``name`` below ``version``."""
+    earlier = [v for v in releases(name, root) if v < version]
+    return max(earlier) if earlier else None
+
+
+def removals_since_release(name: str, version: Version, root: Path = ROOT) -> list[str]:
+    """Public names of the previous release that the tree no longer has."""
+    previous = previous_release(name, version, root)
+    if previous is None:
+        return []
+    old = surface(name, release_commit(name, previous, root), root)
+    return removed_names(old, surface(name, None, root))
+
+
+def _refuse_removals(name: str, version: Version, root: Path) -> None:
+    previous = previous_release(name, version, root)
+    if previous is None or version.major > previous.major:
+        return
+    gone = removals_since_release(name, version, root)
+    if gone:
+        listed = ", ".join(gone[:10]) + (f" and {len(gone) - 10} more" if len(gone) > 10 else "")
+        raise ReleaseError(
+            f"{name} {version} removes public names of {previous} ({listed}): "
+            f"that is a major release ({previous.major + 1}.0.0), or keep them, deprecated"
+        )
 
 
 def wheel_metadata(wheel: Path) -> tuple[str, list[Requirement], list[str]]:
@@ -322,6 +356,8 @@ def build_parser() -> argparse.ArgumentParser:
     cmd = commands.add_parser("where", help="a released version's commit and rebuilt wheel")
     cmd.add_argument("name", choices=list(RELEASABLE))
     cmd.add_argument("version")
+    cmd = commands.add_parser("api-diff", help="public names removed since the last release")
+    cmd.add_argument("name", choices=list(RELEASABLE))
     cmd = commands.add_parser("adopt", add_help=False, help="the API adopts a release")
     cmd.add_argument("adopt_args", nargs=argparse.REMAINDER)
     return parser
@@ -368,6 +404,16 @@ def _adopt(args: argparse.Namespace) -> int:
     return adopt_main(args.adopt_args)
 
 
+def _api_diff(args: argparse.Namespace) -> int:
+    version = tree_version(args.name)
+    after_tree = Version(f"{version.major}.{version.minor}.{version.micro + 1}")
+    gone = removals_since_release(args.name, after_tree)
+    for name in gone:
+        print(f"removed: {name}")
+    print(f"{args.name}: {len(gone)} public name(s) removed since its last release")
+    return 1 if gone else 0
+
+
 COMMANDS = {
     "prepare": _prepare,
     "plan": _plan,
@@ -379,6 +425,7 @@ COMMANDS = {
     "where": _where,
     "releases": lambda args: print("\n".join(f"{v} {c}" for v, c in releases(args.name).items())),
     "adopt": _adopt,
+    "api-diff": _api_diff,
 }
 
 

@@ -250,3 +250,51 @@ def test_every_step_of_the_release_workflow_is_one_call_of_ci_release() -> None:
     rehearsal = (CI / "rehearse_release.py").read_text()
     for stage in stages:
         assert re.search(rf'self\.release\(\s*"{stage}"', rehearsal), stage
+
+
+def test_plan_refuses_a_minor_release_that_removes_a_public_name(released_repo: Path) -> None:
+    interface = released_repo / "packages/acme-items/src/acme/items/interface.py"
+    interface.write_text('__all__ = ["create_item", "delete_item"]\n')
+    internal = released_repo / "packages/acme-items/src/acme/items/repository.py"
+    internal.write_text('__all__ = ["SqlItemRepository"]\n')
+    commit(released_repo, "public and internal names")
+    changelog = released_repo / "packages/acme-items/CHANGELOG.md"
+    for version in ("1.1.0", "2.0.0", "2.1.0"):
+        changelog.write_text(
+            changelog.read_text().replace("## [Unreleased]\n", "## [Unreleased]\n- x\n")
+        )
+        if version == "2.1.0":
+            break
+        release.prepare("acme-items", version, today=TODAY, root=released_repo)
+        commit(released_repo, f"release {version}")
+        releases.releases.cache_clear()
+    # 1.1.0 and 2.0.0 are released with both names; the tree drops one of each.
+    interface.write_text('__all__ = ["create_item"]\n')
+    internal.write_text("__all__ = []\n")
+    release.prepare("acme-items", "2.1.0", today=TODAY, root=released_repo)
+    commit(released_repo, "release 2.1.0, removing a public name")
+    releases.releases.cache_clear()
+    with pytest.raises(
+        releases.ReleaseError,
+        match=r"removes public names of 2\.0\.0 "
+        r"\(acme\.items\.interface\.delete_item\): that is a major release",
+    ):
+        release.plan("acme-items-v2.1.0", main="main", root=released_repo)
+    assert release.removals_since_release("acme-items", Version("2.1.0"), released_repo) == [
+        "acme.items.interface.delete_item"  # the internal repository's name is not public
+    ]
+    interface.write_text('__all__ = ["create_item", "delete_item"]\n')
+    commit(released_repo, "keep it")
+    assert release.plan("acme-items-v2.1.0", main="main", root=released_repo)["version"] == "2.1.0"
+
+
+def test_the_tree_removes_no_public_name_of_its_major() -> None:
+    # The gate for every change: a public name of the latest release of the
+    # tree's major version is still there (or the version source says a new
+    # major). .ci/release api-diff prints the same.
+    for name in releases.RELEASABLE:
+        version = releases.tree_version(name, ROOT)
+        after = Version(f"{version.major}.{version.minor}.{version.micro + 1}")
+        previous = release.previous_release(name, after, ROOT)
+        if previous is not None and previous.major == version.major:
+            assert release.removals_since_release(name, after, ROOT) == [], name
