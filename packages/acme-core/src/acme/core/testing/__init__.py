@@ -1,6 +1,7 @@
 """Test support for acme-core and every package built on it.
 
-Installing acme-core registers :mod:`acme.core.testing.plugin` with pytest,
+A test suite opts into :mod:`acme.core.testing.plugin` (``-p
+acme.core.testing.plugin``, or ``pytest_plugins`` in its top conftest),
 which provides fixtures for real PostgreSQL and RabbitMQ (one fresh database
 per run) and the skip-or-fail policy for unreachable services. Beside them:
 :mod:`.fakes` (in-memory fakes of the ports), :mod:`.waiting` (loopback ports

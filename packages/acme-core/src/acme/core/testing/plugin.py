@@ -1,4 +1,4 @@
-"""pytest fixtures for real PostgreSQL and RabbitMQ (registered by the ``pytest11`` entry point).
+"""pytest fixtures for real PostgreSQL and RabbitMQ (opt in: ``-p acme.core.testing.plugin``).
 
 - ``postgres_url``: a fresh PostgreSQL database for the whole run, dropped at the end;
 - ``fresh_postgres_url``: a fresh PostgreSQL database for one test;
