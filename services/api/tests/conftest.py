@@ -6,6 +6,7 @@ import json
 import logging
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -37,6 +38,22 @@ def make_settings(**values: Any) -> Settings:
     return load_settings(Settings, secrets=EnvironmentSecrets(environ))
 
 
+@asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    """The API for ``settings``, its lifespan entered (adapters built) and left."""
+    application = create_app(settings, configure_logs=False)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@asynccontextmanager
+async def client_of(app: FastAPI, base_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of ``app`` in this process (unhandled errors become 500s, as served)."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url=base_url) as http:
+        yield http
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return make_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'api.db'}")
@@ -44,15 +61,13 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings, configure_logs=False)
-    async with application.router.lifespan_context(application):
+    async with running_app(settings) as application:
         yield application
 
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    async with client_of(app, "http://testserver") as http:
         yield http
 
 
@@ -65,16 +80,14 @@ def migrated_settings(settings: Settings) -> Settings:
 
 @pytest.fixture
 async def accounts_app(migrated_settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(migrated_settings, configure_logs=False)
-    async with application.router.lifespan_context(application):
+    async with running_app(migrated_settings) as application:
         yield application
 
 
 @pytest.fixture
 async def api(accounts_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """A client of a migrated app; https so that Secure cookies would be sent too."""
-    transport = httpx.ASGITransport(app=accounts_app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as http:
+    async with client_of(accounts_app, "https://testserver") as http:
         yield http
 
 

@@ -23,7 +23,7 @@ from acme.core.migrations import Migrator
 from acme.core.testing import delete_rabbitmq_topology, eventually
 from acme_api.main import create_app
 
-from .conftest import make_settings
+from .conftest import client_of, make_settings
 
 
 @dataclass
@@ -64,8 +64,7 @@ async def api(backend: dict[str, Any]) -> AsyncIterator[Api]:
         container = app.state.container
         alice = await container.issue_access_token("alice")
         bob = await container.issue_access_token("bob")
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+        async with client_of(app, "http://testserver") as http:
             yield Api(
                 app,
                 http,

@@ -23,6 +23,8 @@ from acme.core.errors import (
 from acme_api.main import create_app
 from acme_api.settings import Settings
 
+from .conftest import client_of
+
 
 class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -62,10 +64,8 @@ async def client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     async def accept(payload: Payload) -> dict[str, int]:
         return {"count": payload.count}
 
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
-            yield http
+    async with app.router.lifespan_context(app), client_of(app, "http://t") as http:
+        yield http
 
 
 @pytest.mark.parametrize(

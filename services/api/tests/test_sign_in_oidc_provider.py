@@ -18,10 +18,9 @@ from fastapi import FastAPI
 from acme.core.migrations import Migrator
 from acme.core.security import generate_key
 from acme.core.security.oidc.client import OidcClient
-from acme_api.main import create_app
 from acme_api.settings import Settings
 
-from .conftest import make_settings
+from .conftest import client_of, make_settings, running_app
 from .oidc_peer import NodeProvider, log_in, provider_keys
 
 pytestmark = pytest.mark.integration
@@ -57,15 +56,13 @@ def oidc_settings(provider: NodeProvider, postgres_url: str) -> Settings:
 
 @pytest.fixture
 async def app(oidc_settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(oidc_settings, configure_logs=False)
-    async with application.router.lifespan_context(application):
+    async with running_app(oidc_settings) as application:
         yield application
 
 
 @pytest.fixture
 async def api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url=PUBLIC) as http:
+    async with client_of(app, PUBLIC) as http:
         yield http
 
 

@@ -20,7 +20,7 @@ from acme.core.security import SigningKey
 from acme.core.testing.oidc import StandInProvider
 from acme_api.main import create_app
 
-from .conftest import make_settings
+from .conftest import client_of, make_settings
 
 PUBLIC = "https://testserver"
 
@@ -54,10 +54,8 @@ async def _app_for(provider: StandInProvider, tmp_path: Path, **extra: Any) -> F
 @pytest.fixture
 async def api(stand_in: StandInProvider, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     app = await _app_for(stand_in, tmp_path)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url=PUBLIC) as http:
-            yield http
+    async with app.router.lifespan_context(app), client_of(app, PUBLIC) as http:
+        yield http
 
 
 async def _through_provider(api: httpx.AsyncClient) -> str:
@@ -151,10 +149,8 @@ async def test_without_a_client_registration_sign_in_is_a_503(tmp_path: Path) ->
     settings = make_settings(database_url=f"sqlite+aiosqlite:///{tmp_path / 'api.db'}")
     await asyncio.to_thread(Migrator(settings.database_url.get_secret_value()).upgrade)
     app = create_app(settings, configure_logs=False)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url=PUBLIC) as api:
-            response = await api.get("/auth/login")
+    async with app.router.lifespan_context(app), client_of(app, PUBLIC) as api:
+        response = await api.get("/auth/login")
     assert response.status_code == 503
     assert "ACME_OIDC_CLIENT_ID" in response.json()["detail"]
 
@@ -163,9 +159,7 @@ async def test_an_unreachable_provider_is_a_503_not_a_500(
     trustnet: StandInProvider, tmp_path: Path
 ) -> None:
     app = await _app_for(trustnet, tmp_path, oidc_issuer="http://127.0.0.1:9", oidc_timeout=1)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url=PUBLIC) as api:
-            response = await api.get("/auth/login")
+    async with app.router.lifespan_context(app), client_of(app, PUBLIC) as api:
+        response = await api.get("/auth/login")
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
