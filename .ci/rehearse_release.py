@@ -213,7 +213,8 @@ class Rehearsal:
             "RELEASE_PYTHON": str(work / "runner" / "bin" / "python"),
             "ACME_RELEASE_CACHE": str(work / "release-cache"),
             "UV_PUBLISH_URL": f"http://127.0.0.1:{port}/",
-            "UV_PUBLISH_CHECK_URL": self.index,
+            # No credentials in it: .ci/release adds the upload ones, as on CI.
+            "UV_PUBLISH_CHECK_URL": f"http://127.0.0.1:{port}/simple/",
             "UV_PUBLISH_USERNAME": USER,
             "UV_PUBLISH_PASSWORD": PASSWORD,
             "GIT_AUTHOR_NAME": "release rehearsal",

@@ -19,7 +19,7 @@ Run through ``.ci/release`` (it installs the pinned release tools first):
         upload to the index in UV_PUBLISH_URL; files the index already has
         (UV_PUBLISH_CHECK_URL) are skipped, so a re-run after a partial upload
         succeeds, and a different file under a released version is refused
-    .ci/release test-api [PYTEST ARGS]
+    .ci/release test-api [-- PYTEST ARGS]
         the API's tests against its pinned released wheels (rebuilt from their
         release commits, see releases.py) and the image's lock
     .ci/release adopt acme-items 1.0.1 [-- PYTEST ARGS]
@@ -46,6 +46,7 @@ import subprocess
 import sys
 import tempfile
 import tomllib
+import urllib.parse
 import zipfile
 from pathlib import Path
 
@@ -63,6 +64,7 @@ from releases import (
     build_wheel,
     git,
     has_changelog_section,
+    history_release_commit,
     pinned_wheels,
     release_commit,
     released_wheel,
@@ -154,6 +156,13 @@ def plan(tag: str, *, main: str, root: Path = ROOT) -> dict[str, str]:
     )
     if merged.returncode != 0:
         raise ReleaseError(f"{tag} ({head[:12]}) is not on {main}: only main is released")
+    expected = history_release_commit(name, version, root)
+    if expected != head:
+        where = f"the release commit is {expected[:12]}" if expected else "no release commit"
+        raise ReleaseError(
+            f"{tag} is on {head[:12]}, but {where}: the first commit on main's first-parent "
+            f"history whose version source says {version} with its changelog section"
+        )
     modes = '["tree"]' if name == "acme-core" else '["lowest", "newest", "tree"]'
     return {"name": name, "path": RELEASABLE[name], "version": version, "modes": modes}
 
@@ -310,6 +319,16 @@ def differing_pins(root: Path = ROOT) -> list[str]:
     return differing
 
 
+def _with_credentials(url: str) -> str:
+    """The check URL with the upload credentials (uv sends none to it by itself)."""
+    user, password = os.environ.get("UV_PUBLISH_USERNAME"), os.environ.get("UV_PUBLISH_PASSWORD")
+    parts = urllib.parse.urlsplit(url)
+    if parts.username or not user or not password:
+        return url
+    netloc = f"{urllib.parse.quote(user, safe='')}:{urllib.parse.quote(password, safe='')}@"
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc + parts.netloc))
+
+
 def publish(files: list[Path]) -> int:
     """Upload to the index; files it already holds are skipped, other files refused."""
     for variable in ("UV_PUBLISH_URL", "UV_PUBLISH_CHECK_URL"):
@@ -317,9 +336,13 @@ def publish(files: list[Path]) -> int:
             raise ReleaseError(f"{variable} is not set")
     if not files:
         raise ReleaseError("nothing to publish")
+    env = {
+        **os.environ,
+        "UV_PUBLISH_CHECK_URL": _with_credentials(os.environ["UV_PUBLISH_CHECK_URL"]),
+    }
     command = [sys.executable, "-m", "uv", "publish", *map(str, files)]
     stage("$ uv publish " + " ".join(f.name for f in files))
-    return subprocess.run(command, check=False).returncode
+    return subprocess.run(command, env=env, check=False).returncode
 
 
 def build_parser() -> argparse.ArgumentParser:

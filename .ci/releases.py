@@ -41,6 +41,7 @@ RELEASABLE = {
     "acme-items": "packages/acme-items",
 }
 API = "services/api"
+BUILD_CONSTRAINTS = Path(__file__).resolve().parent / "build-constraints.txt"
 # The dependency group of services/api/pyproject.toml that pins the released
 # acme wheels the image ships.
 PINS_GROUP = "released"
@@ -89,16 +90,8 @@ def _show(commit: str, path: str, root: Path) -> str | None:
     return result.stdout if result.returncode == 0 else None
 
 
-@functools.cache
-def releases(name: str, root: Path = ROOT) -> dict[Version, str]:
-    """Every released version of ``name`` and its release commit."""
-    if name not in RELEASABLE:
-        raise ReleaseError(f"{name!r} is not an acme wheel (one of {', '.join(RELEASABLE)})")
-    if git("rev-parse", "--is-shallow-repository", root=root).strip() == "true":
-        raise ReleaseError(
-            "this clone is shallow: the release commits are not in it "
-            "(git fetch --unshallow, or fetch the release tags)"
-        )
+def _history(name: str, root: Path) -> dict[Version, str]:
+    """Each version's release commit as history alone says (no tags)."""
     found: dict[Version, str] = {}
     source, changelog_path = version_source(name, root), f"{RELEASABLE[name]}/CHANGELOG.md"
     commits = git(
@@ -123,6 +116,25 @@ def releases(name: str, root: Path = ROOT) -> dict[Version, str]:
             continue
         if version not in found and has_changelog_section(changelog, version):
             found[version] = commit
+    return found
+
+
+@functools.cache
+def releases(name: str, root: Path = ROOT) -> dict[Version, str]:
+    """Every released version of ``name`` and its release commit.
+
+    History decides; a tag only adds a version history does not show (a
+    release commit off this first-parent line). ``release.py plan`` refuses
+    a tag anywhere but the commit history names, so published tags agree.
+    """
+    if name not in RELEASABLE:
+        raise ReleaseError(f"{name!r} is not an acme wheel (one of {', '.join(RELEASABLE)})")
+    if git("rev-parse", "--is-shallow-repository", root=root).strip() == "true":
+        raise ReleaseError(
+            "this clone is shallow: the release commits are not in it "
+            "(git fetch --unshallow, or fetch the release tags)"
+        )
+    found = _history(name, root)
     for tag in git("tag", "--list", f"{name}-v*", root=root).split():
         match = TAG.match(tag)
         if not match or match.group("name") != name:
@@ -131,8 +143,13 @@ def releases(name: str, root: Path = ROOT) -> dict[Version, str]:
             version = Version(match.group("version"))
         except InvalidVersion:
             continue
-        found[version] = git("rev-list", "-n", "1", tag, root=root).strip()
+        found.setdefault(version, git("rev-list", "-n", "1", tag, root=root).strip())
     return dict(sorted(found.items()))
+
+
+def history_release_commit(name: str, version: Version | str, root: Path = ROOT) -> str | None:
+    """The commit history names as ``version``'s release commit (tags ignored), if any."""
+    return _history(name, root).get(Version(str(version)))
 
 
 def release_commit(name: str, version: Version | str, root: Path = ROOT) -> str:
@@ -152,7 +169,10 @@ def build_wheel(source: Path, out: Path, *, sdist: bool = False) -> list[Path]:
     """Build a package's wheel (and sdist) into ``out``; return the new files."""
     out.mkdir(parents=True, exist_ok=True)
     before = set(out.iterdir())
+    # The build backend is pinned, so a wheel rebuilt later from its release
+    # commit is the published file byte for byte (hatchling records itself).
     command = [sys.executable, "-m", "uv", "build", "--quiet", "--out-dir", str(out)]
+    command += ["--build-constraint", str(BUILD_CONSTRAINTS)]
     if not sdist:
         command.append("--wheel")
     result = subprocess.run([*command, str(source)], capture_output=True, text=True, check=False)

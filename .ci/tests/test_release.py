@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from packaging.version import Version
 
 CI = Path(__file__).resolve().parents[1]
@@ -150,7 +151,21 @@ def test_plan_accepts_a_tag_on_main_that_agrees(released_repo: Path) -> None:
     planned = release.plan("acme-items-v1.0.1", main="main", root=released_repo)
     assert planned["path"] == "packages/acme-items"
     assert planned["modes"] == '["lowest", "newest", "tree"]'
+    git(
+        released_repo,
+        "checkout",
+        "-q",
+        releases.release_commit("acme-core", "1.0.0", released_repo),
+    )
     assert release.plan("acme-core-v1.0.0", main="main", root=released_repo)["modes"] == '["tree"]'
+
+
+def test_plan_refuses_a_tag_on_any_commit_but_the_release_commit(released_repo: Path) -> None:
+    (released_repo / "packages/acme-items/src/acme/items/fix.py").write_text("later = 1\n")
+    commit(released_repo, "a change after the release commit, same version")
+    releases.releases.cache_clear()
+    with pytest.raises(releases.ReleaseError, match=r"but the release commit is [0-9a-f]{12}"):
+        release.plan("acme-items-v1.0.1", main="main", root=released_repo)
 
 
 @pytest.mark.parametrize(
@@ -234,10 +249,13 @@ def test_the_api_pins_released_versions_of_this_history() -> None:
 
 
 def test_every_step_of_the_release_workflow_is_one_call_of_ci_release() -> None:
-    yaml = pytest.importorskip("yaml")
     workflow = yaml.safe_load((ROOT / ".github/workflows/release.yml").read_text())
     stages = set()
     for job in workflow["jobs"].values():
+        uses = [step.get("uses", "").split("@")[0] for step in job["steps"]]
+        if "actions/download-artifact" in uses and "actions/checkout" in uses:
+            # A checkout empties the workspace: it must come before the download.
+            assert uses.index("actions/checkout") < uses.index("actions/download-artifact")
         for step in job["steps"]:
             if "run" not in step:
                 continue
@@ -268,7 +286,8 @@ def test_plan_refuses_a_minor_release_that_removes_a_public_name(released_repo: 
         release.prepare("acme-items", version, today=TODAY, root=released_repo)
         commit(released_repo, f"release {version}")
         releases.releases.cache_clear()
-    # 1.1.0 and 2.0.0 are released with both names; the tree drops one of each.
+    # 1.1.0 and 2.0.0 are released with both names; 2.1.0's release commit
+    # drops one of each.
     interface.write_text('__all__ = ["create_item"]\n')
     internal.write_text("__all__ = []\n")
     release.prepare("acme-items", "2.1.0", today=TODAY, root=released_repo)
@@ -276,15 +295,22 @@ def test_plan_refuses_a_minor_release_that_removes_a_public_name(released_repo: 
     releases.releases.cache_clear()
     with pytest.raises(
         releases.ReleaseError,
-        match=r"removes public names of 2\.0\.0 "
-        r"\(acme\.items\.interface\.delete_item\): that is a major release",
+        match=r"removes public names of 2\.0\.0 \(acme\.items\.interface\.delete_item\): "
+        r"that is a major release",
     ):
         release.plan("acme-items-v2.1.0", main="main", root=released_repo)
     assert release.removals_since_release("acme-items", Version("2.1.0"), released_repo) == [
         "acme.items.interface.delete_item"  # the internal repository's name is not public
     ]
-    interface.write_text('__all__ = ["create_item", "delete_item"]\n')
-    commit(released_repo, "keep it")
+    # The same release commit keeping the name plans.
+    git(released_repo, "reset", "-q", "--hard", "HEAD~1")
+    releases.releases.cache_clear()
+    changelog.write_text(
+        changelog.read_text().replace("## [Unreleased]\n", "## [Unreleased]\n- x\n")
+    )
+    release.prepare("acme-items", "2.1.0", today=TODAY, root=released_repo)
+    commit(released_repo, "release 2.1.0")
+    releases.releases.cache_clear()
     assert release.plan("acme-items-v2.1.0", main="main", root=released_repo)["version"] == "2.1.0"
 
 

@@ -43,6 +43,17 @@ class FakeAccountRepository:
                 return copy.deepcopy(account)
         return None
 
+    async def record_sign_in(
+        self, account_id: uuid.UUID, *, now: datetime, email: str | None
+    ) -> bool:
+        account = self.rows.get(account_id)
+        if account is None or not account.is_active:
+            return False
+        account.last_sign_in_at = now
+        if email is not None:
+            account.email = email
+        return True
+
     async def find_with_session(
         self, account_id: uuid.UUID, family_id: uuid.UUID | None
     ) -> tuple[Account, RefreshFamily | None] | None:

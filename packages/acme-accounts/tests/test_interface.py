@@ -244,3 +244,20 @@ async def test_a_token_for_a_deleted_account_is_rejected(deps: AccountsDependenc
     bogus = deps.tokens.issue("not-a-uuid")
     with pytest.raises(InvalidToken, match="not an account id"):
         await interface.authenticate(deps, bogus.token)
+
+
+async def test_two_first_sign_ins_at_once_make_one_account(
+    deps: AccountsDependencies, provider: FakeProvider, published: Published
+) -> None:
+    subject = uuid.uuid4().hex
+    starts = [await interface.begin_sign_in(deps) for _ in range(2)]
+    codes = [provider.will_sign_in(subject, name="Twin") for _ in range(2)]
+    both = await asyncio.gather(
+        *(
+            interface.complete_sign_in(deps, state=s.state, bound_state=s.state, code=c)
+            for s, c in zip(starts, codes, strict=True)
+        )
+    )
+    assert both[0].account.id == both[1].account.id
+    assert both[0].tokens.session_id != both[1].tokens.session_id  # two sessions
+    assert len(await _created_events(published, both[0].account.id)) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from sqlalchemy import Column, MetaData, Table, Uuid, insert, select
 
 from acme.core.persistence import UtcDateTime
@@ -55,6 +56,23 @@ async def test_an_aware_time_in_another_zone_is_stored_as_its_instant(database_u
         async with database.reader() as uow:
             (back,) = (await uow.connection.execute(select(moments.c.at))).one()
         assert back == datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+    finally:
+        async with database.unit_of_work() as uow:
+            await uow.connection.run_sync(metadata.drop_all)
+            await uow.commit()
+        await database.dispose()
+
+
+async def test_a_naive_time_is_refused_on_both_databases(database_url: str) -> None:
+    database = Database(database_url)
+    naive = datetime(2026, 12, 1, 12, 0)  # noqa: DTZ001 - the point of the test
+    try:
+        async with database.unit_of_work() as uow:
+            await uow.connection.run_sync(metadata.create_all)
+            await uow.commit()
+        with pytest.raises(Exception, match="a naive datetime has no instant to store"):
+            async with database.unit_of_work() as uow:
+                await uow.connection.execute(insert(moments), [{"id": uuid.uuid4(), "at": naive}])
     finally:
         async with database.unit_of_work() as uow:
             await uow.connection.run_sync(metadata.drop_all)

@@ -64,15 +64,16 @@ async def _find_or_create(
     return account, True
 
 
-async def _sign_in(
-    deps: AccountsDependencies, identity: Identity, now: datetime
-) -> tuple[Account, TokenPair]:
+async def _sign_in(deps: AccountsDependencies, identity: Identity) -> tuple[Account, TokenPair]:
     """Find or create the account, record the sign-in, open a session: one transaction.
 
     Two first sign-ins of one person racing each other: the loser's insert
-    conflicts, its transaction rolls back, and the retry finds the winner's account.
+    conflicts, its transaction rolls back, and the retry finds the winner's
+    account. The sign-in is stamped by a guarded update, so an account
+    disabled meanwhile is refused, never written back as active.
     """
     for attempt in range(2):
+        now = deps.clock()
         try:
             async with deps.unit_of_work() as uow:
                 account, created = await _find_or_create(
@@ -82,12 +83,14 @@ async def _sign_in(
                     email=identity.email,
                     now=now,
                 )
-                if not account.is_active:
+                email = identity.email
+                if created or not email or email == account.email:
+                    email = None  # contact data follows the provider, when it changed
+                if not await uow.accounts.record_sign_in(account.id, now=now, email=email):
                     raise disabled()
-                if not created and identity.email and identity.email != account.email:
-                    account.email = identity.email
                 account.record_sign_in(now)
-                await uow.accounts.update(account)
+                if email is not None:
+                    account.email = email
                 tokens = await open_session(deps, uow, account, now)
                 await uow.commit()
                 return account, tokens
@@ -222,5 +225,5 @@ async def complete_sign_in(
     identity = await deps.provider.complete(
         code=code, nonce=attempt.nonce, code_verifier=attempt.code_verifier
     )
-    account, tokens = await _sign_in(deps, identity, deps.clock())
+    account, tokens = await _sign_in(deps, identity)
     return SignedIn(tokens=tokens, account=AccountOut.of(account), return_to=attempt.return_to)

@@ -40,6 +40,16 @@ class AccountRepository(Protocol):
 
     async def find_by_identity(self, issuer: str, subject: str) -> Account | None: ...
 
+    async def record_sign_in(
+        self, account_id: uuid.UUID, *, now: datetime, email: str | None
+    ) -> bool:
+        """Stamp a sign-in (and a changed e-mail) on an active account; False if it is not.
+
+        Only those columns change, and only while the account is active, so
+        a disable committed meanwhile is never written back.
+        """
+        ...
+
     async def find_with_session(
         self, account_id: uuid.UUID, family_id: uuid.UUID | None
     ) -> tuple[Account, RefreshFamily | None] | None:

@@ -69,6 +69,19 @@ class SqlAccountRepository(SqlRepository[Account]):
         found = await self.fetch(query)
         return found[0] if found else None
 
+    async def record_sign_in(
+        self, account_id: uuid.UUID, *, now: datetime, email: str | None
+    ) -> bool:
+        values: dict[str, Any] = {"last_sign_in_at": now}
+        if email is not None:
+            values["email"] = email
+        result = await self.connection.execute(
+            update(accounts)
+            .where(accounts.c.id == account_id, accounts.c.status == AccountStatus.ACTIVE.value)
+            .values(**values)
+        )
+        return bool(result.rowcount == 1)
+
     async def find_with_session(
         self, account_id: uuid.UUID, family_id: uuid.UUID | None
     ) -> tuple[Account, RefreshFamily | None] | None:

@@ -16,10 +16,11 @@ __all__ = ["UtcDateTime"]
 class UtcDateTime(TypeDecorator[datetime]):
     """A point in time, always read back as an aware UTC ``datetime``.
 
-    PostgreSQL (``timestamptz``) stores the instant and hands back aware
-    values, so nothing runs per row there. SQLite stores text without a
-    zone: values are converted to UTC on the way in (a naive value is
-    refused: its instant is unknown) and get UTC back on the way out.
+    A naive value is refused on the way in, on every database: its instant is
+    unknown. PostgreSQL (``timestamptz``) stores the instant and hands back
+    aware values, so nothing runs per row read there. SQLite stores text
+    without a zone: values are converted to UTC on the way in and get UTC
+    back on the way out.
     Components use it for every time column instead of fixing rows up.
     """
 
@@ -28,17 +29,18 @@ class UtcDateTime(TypeDecorator[datetime]):
 
     def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
         inner = self.impl_instance.dialect_impl(dialect).bind_processor(dialect)
-        if dialect.name != "sqlite":
-            return inner
+        to_utc = dialect.name == "sqlite"  # PostgreSQL stores the instant itself
 
-        def in_utc(value: Any) -> Any:
+        def checked(value: Any) -> Any:
             if isinstance(value, datetime):
                 if value.tzinfo is None:
+                    # asyncpg would read it as the server's local time, SQLite as UTC.
                     raise ValueError(f"a naive datetime has no instant to store: {value!r}")
-                value = value.astimezone(UTC)
+                if to_utc:
+                    value = value.astimezone(UTC)
             return inner(value) if inner is not None else value
 
-        return in_utc
+        return checked
 
     def result_processor(
         self, dialect: Dialect, coltype: object
