@@ -45,7 +45,7 @@ BUILD_CONSTRAINTS = Path(__file__).resolve().parent / "build-constraints.txt"
 # The dependency group of services/api/pyproject.toml that pins the released
 # acme wheels the image ships.
 PINS_GROUP = "released"
-TAG = re.compile(r"^(?P<name>acme-[a-z]+)-v(?P<version>\d+\.\d+\.\d+\S*)$")
+TAG = re.compile(r"^(?P<name>acme(?:-[a-z0-9]+)+)-v(?P<version>\d+\.\d+\.\d+\S*)$")
 VERSION_LINE = re.compile(r'^__version__ = "([^"]+)"', re.MULTILINE)
 CACHE = Path(
     os.environ.get("ACME_RELEASE_CACHE")

@@ -36,12 +36,19 @@ def _is_public(module: str, name: str) -> bool:
 
 
 def _all_of(source: str) -> set[str]:
+    """The names in ``__all__``: assigned (annotated or not), extended with ``+=``."""
+    names: set[str] = set()
     for node in ast.parse(source).body:
-        targets = node.targets if isinstance(node, ast.Assign) else []
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign | ast.AugAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
         if any(isinstance(t, ast.Name) and t.id == "__all__" for t in targets):
-            value = ast.literal_eval(node.value)  # type: ignore[union-attr]
-            return {str(item) for item in value}
-    return set()
+            found = {str(item) for item in ast.literal_eval(value)}
+            names = names | found if isinstance(node, ast.AugAssign) else found
+    return names
 
 
 def _files(name: str, commit: str | None, root: Path) -> dict[PurePosixPath, str]:

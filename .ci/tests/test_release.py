@@ -173,6 +173,7 @@ def test_plan_refuses_a_tag_on_any_commit_but_the_release_commit(released_repo: 
     [
         ("acme-items-1.0.1", "is not a release tag"),
         ("acme-api-v1.0.1", "is not released on its own"),
+        ("acme-order-history-v1.0.0", "'acme-order-history' is not released on its own"),
         ("acme-items-v1.0.2", "version source says 1.0.1"),
     ],
 )
@@ -324,3 +325,11 @@ def test_the_tree_removes_no_public_name_of_its_major() -> None:
         previous = release.previous_release(name, after, ROOT)
         if previous is not None and previous.major == version.major:
             assert release.removals_since_release(name, after, ROOT) == [], name
+
+
+def test_the_surface_reads_every_form_of_all() -> None:
+    import surface
+
+    source = '__all__: list[str] = ["a", "b"]\n__all__ += ["c"]\n'
+    assert surface._all_of(source) == {"a", "b", "c"}
+    assert surface._all_of('__all__ = ("x",)\n') == {"x"}

@@ -27,6 +27,15 @@ from ._services import (
     services_required,
 )
 
+__all__ = [
+    "amqp_url",
+    "fresh_postgres_url",
+    "postgres_url",
+    "run_id",
+    "sqlite_url",
+    "unavailable",
+]
+
 
 def unavailable(reason: str) -> None:
     """Skip (or, when services are required, fail) the current test."""
