@@ -8,6 +8,8 @@ import socket
 import pytest
 
 PLUGIN = "acme.core.testing.plugin"  # suites opt in; nothing loads uninvited
+# The inner runs need none of the heavy plugins installed beside pytest.
+LEAN = ("-p", "no:cacheprovider", "-p", "no:schemathesis", "-p", "no:hypothesispytest")
 
 USES_POSTGRES = """
 def test_needs_postgres(postgres_url):
@@ -51,7 +53,7 @@ def test_unreachable_services_skip_with_the_reason(
 ) -> None:
     monkeypatch.delenv("ACME_TEST_REQUIRE_SERVICES", raising=False)
     pytester.makepyfile(USES_POSTGRES + USES_RABBITMQ)
-    result = pytester.runpytest_subprocess("-rs", "-p", "no:cacheprovider", "-p", PLUGIN)
+    result = pytester.runpytest_subprocess("-rs", *LEAN, "-p", PLUGIN)
     result.assert_outcomes(skipped=2)
     result.stdout.fnmatch_lines(["*SERVICE UNREACHABLE, test skipped: PostgreSQL*127.0.0.1*"])
     result.stdout.fnmatch_lines(["*SERVICE UNREACHABLE, test skipped: RabbitMQ*127.0.0.1*"])
@@ -63,7 +65,7 @@ def test_unreachable_services_fail_when_services_are_required(
 ) -> None:
     monkeypatch.setenv("ACME_TEST_REQUIRE_SERVICES", "1")
     pytester.makepyfile(USES_POSTGRES + USES_RABBITMQ)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", PLUGIN)
+    result = pytester.runpytest_subprocess(*LEAN, "-p", PLUGIN)
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines(["*required service unreachable (ACME_TEST_REQUIRE_SERVICES=1)*"])
 
@@ -76,8 +78,8 @@ def test_each_run_gets_its_own_database(pytester: pytest.Pytester) -> None:
             print("DATABASE", postgres_url.rsplit("/", 1)[-1])
         """
     )
-    first = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider", "-p", PLUGIN)
-    second = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider", "-p", PLUGIN)
+    first = pytester.runpytest_subprocess("-s", *LEAN, "-p", PLUGIN)
+    second = pytester.runpytest_subprocess("-s", *LEAN, "-p", PLUGIN)
     names = []
     for result in (first, second):
         result.assert_outcomes(passed=1)
@@ -89,6 +91,6 @@ def test_each_run_gets_its_own_database(pytester: pytest.Pytester) -> None:
 
 def test_the_plugin_does_not_load_uninvited(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(USES_POSTGRES)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess(*LEAN)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*fixture 'postgres_url' not found*"])
