@@ -1,17 +1,16 @@
 """Which acme versions are released, and their wheels rebuilt from git.
 
-A version V of a package is *released* at its release commit:
+A version V of a package is *released* at its release commit: the first
+commit on the first-parent history of ``HEAD`` whose version source says V
+and whose ``CHANGELOG.md`` has a ``## [V]`` section. That is the only commit
+``release.py plan`` lets a release tag ``<package>-vV`` onto, so tags agree
+with it; a tag only adds a version this history does not show. Tags do not
+travel with every clone; history does.
 
-- the commit its release tag ``<package>-vV`` names, when the tag is in this
-  clone;
-- otherwise the first commit on the first-parent history of ``HEAD`` whose
-  version source says V and whose ``CHANGELOG.md`` has a ``## [V]`` section:
-  the commit that release tags go on (``release.py plan`` refuses a tag
-  anywhere else). Tags do not travel with every clone; history does.
-
-The wheels are rebuilt from the package's folder at that commit. hatchling
-builds reproducibly, so the rebuilt wheel is the published one byte for byte
-(the release rehearsal checks it), and nothing here needs the private index.
+The wheels are rebuilt from the package's folder at that commit, with the
+pinned build backend (``build-constraints.txt``): hatchling builds
+reproducibly, so the rebuilt wheel is the published one byte for byte (the
+release rehearsal checks it), and nothing here needs the private index.
 Built wheels are cached per commit under ``~/.cache/acme/releases``
 (``ACME_RELEASE_CACHE``).
 
