@@ -107,16 +107,6 @@ def backend_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
 
 
 @pytest.fixture
-async def database(backend_url: str | None) -> AsyncIterator[Database]:
-    assert backend_url is not None, "the fake backend has no database"
-    db = Database(backend_url)
-    try:
-        yield db
-    finally:
-        await db.dispose()
-
-
-@pytest.fixture
 async def backend(backend_url: str | None) -> AsyncIterator[FakeAccountsStore | Database]:
     """The fakes' shared store, or a database on the SQL adapters."""
     if backend_url is None:
@@ -127,6 +117,13 @@ async def backend(backend_url: str | None) -> AsyncIterator[FakeAccountsStore | 
         yield db
     finally:
         await db.dispose()
+
+
+@pytest.fixture
+def database(backend: FakeAccountsStore | Database) -> Database:
+    """The SQL backend's database (tests that read SQL themselves; never the fakes)."""
+    assert isinstance(backend, Database), "the fake backend has no database"
+    return backend
 
 
 @pytest.fixture

@@ -10,8 +10,10 @@ then does the rest in one transaction: find or create the account with its
 from __future__ import annotations
 
 import hmac
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from acme.core.errors import Conflict, Invalid, PermissionDenied
 from acme.core.security import IssuedToken
@@ -25,6 +27,8 @@ from .ports import AccountsUnitOfWork
 from .serializers import AccountOut, SignInStart, TokenPair
 
 __all__ = ["SignedIn", "begin_sign_in", "complete_sign_in", "issue_local_token"]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,40 +68,54 @@ async def _find_or_create(
     return account, True
 
 
-async def _sign_in(deps: AccountsDependencies, identity: Identity) -> tuple[Account, TokenPair]:
-    """Find or create the account, record the sign-in, open a session: one transaction.
+async def _racing(
+    deps: AccountsDependencies,
+    work: Callable[[AccountsUnitOfWork, datetime], Awaitable[T]],
+) -> T:
+    """``work`` in one transaction, committed; run once more after a creation race.
 
     Two first sign-ins of one person racing each other: the loser's insert
-    conflicts, its transaction rolls back, and the retry finds the winner's
-    account. The sign-in is stamped by a guarded update, so an account
-    disabled meanwhile is refused, never written back as active.
+    conflicts, its transaction rolls back, and the second run finds the
+    winner's account. Each run takes a fresh time.
     """
     for attempt in range(2):
-        now = deps.clock()
         try:
             async with deps.unit_of_work() as uow:
-                account, created = await _find_or_create(
-                    uow,
-                    identity=(identity.issuer, identity.subject),
-                    name=identity.name,
-                    email=identity.email,
-                    now=now,
-                )
-                email = identity.email
-                if created or not email or email == account.email:
-                    email = None  # contact data follows the provider, when it changed
-                if not await uow.accounts.record_sign_in(account.id, now=now, email=email):
-                    raise disabled()
-                account.record_sign_in(now)
-                if email is not None:
-                    account.email = email
-                tokens = await open_session(deps, uow, account, now)
+                result = await work(uow, deps.clock())
                 await uow.commit()
-                return account, tokens
+                return result
         except _Race:
             if attempt:
                 break
     raise Conflict("the account is being created by another request; retry", code="account_race")
+
+
+async def _sign_in(deps: AccountsDependencies, identity: Identity) -> tuple[Account, TokenPair]:
+    """Find or create the account, record the sign-in, open a session: one transaction.
+
+    The sign-in is stamped by a guarded update, so an account disabled
+    meanwhile is refused, never written back as active.
+    """
+
+    async def work(uow: AccountsUnitOfWork, now: datetime) -> tuple[Account, TokenPair]:
+        account, created = await _find_or_create(
+            uow,
+            identity=(identity.issuer, identity.subject),
+            name=identity.name,
+            email=identity.email,
+            now=now,
+        )
+        email = identity.email
+        if created or not email or email == account.email:
+            email = None  # contact data follows the provider, when it changed
+        if not await uow.accounts.record_sign_in(account.id, now=now, email=email):
+            raise disabled()
+        account.record_sign_in(now)
+        if email is not None:
+            account.email = email
+        return account, await open_session(deps, uow, account, now)
+
+    return await _racing(deps, work)
 
 
 async def issue_local_token(
@@ -124,23 +142,16 @@ async def issue_local_token(
 
 
 async def _local_account(deps: AccountsDependencies, subject: str) -> Account:
-    """The local account ``subject``, created when missing (one retry on a creation race)."""
-    for attempt in range(2):
-        try:
-            async with deps.unit_of_work() as uow:
-                account, _ = await _find_or_create(
-                    uow,
-                    identity=(LOCAL_ISSUER, subject),
-                    name=subject,
-                    email=None,
-                    now=deps.clock(),
-                )
-                await uow.commit()
-                return account
-        except _Race:
-            if attempt:
-                break
-    raise Conflict("the account is being created by another request; retry", code="account_race")
+    """The local account ``subject``, created when missing."""
+
+    async def work(uow: AccountsUnitOfWork, now: datetime) -> Account:
+        identity = (LOCAL_ISSUER, subject)
+        account, _ = await _find_or_create(
+            uow, identity=identity, name=subject, email=None, now=now
+        )
+        return account
+
+    return await _racing(deps, work)
 
 
 async def begin_sign_in(deps: AccountsDependencies, *, return_to: str = "/") -> SignInStart:
