@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
+import jwt
 import pytest
 from fastapi import FastAPI
 
@@ -77,6 +81,57 @@ async def test_an_expired_token_is_401(accounts_app: FastAPI, api: httpx.AsyncCl
     response = await api.get("/accounts/me", headers={"Authorization": f"Bearer {stale.token}"})
     assert response.status_code == 401
     assert response.json()["code"] == "token_expired"
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda claims: {**claims, "exp": str(claims["exp"])}, "'exp' claim is not a number"),
+        (lambda claims: {**claims, "exp": 1e308}, "'exp' claim is out of range"),
+    ],
+    ids=["exp as a string", "exp past the year 9999"],
+)
+async def test_a_token_with_a_time_claim_of_the_wrong_kind_is_401(
+    accounts_app: FastAPI,
+    api: httpx.AsyncClient,
+    change: Callable[[dict[str, Any]], dict[str, Any]],
+    reason: str,
+) -> None:
+    claims, resign = await _resigner(accounts_app, "zoe")
+    assert (await _me(api, resign(json.dumps(claims).encode()))).status_code == 200  # the control
+    response = await _me(api, resign(json.dumps(change(claims)).encode()))
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_token"
+    assert reason in response.json()["detail"]
+
+
+async def test_a_token_naming_a_claim_twice_is_401(
+    accounts_app: FastAPI, api: httpx.AsyncClient
+) -> None:
+    claims, resign = await _resigner(accounts_app, "yann")
+    # Even a repeat of the same value: which one a reader keeps is not to be guessed.
+    twice = f"{json.dumps(claims)[:-1]}, {json.dumps('sub')}: {json.dumps(claims['sub'])}}}"
+    response = await _me(api, resign(twice.encode()))
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_token"
+    assert "repeats the 'sub' claim" in response.json()["detail"]
+
+
+async def _resigner(app: FastAPI, account: str) -> tuple[dict[str, Any], Callable[[bytes], str]]:
+    """A real token's claims, and a signer of any payload with the API's key and header."""
+    token = await container(app).issue_access_token(account)
+    claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+    header = jwt.get_unverified_header(token)
+    key = container(app).keys.signing_key
+
+    def resign(payload: bytes) -> str:
+        return jwt.api_jws.encode(payload, key.key, algorithm=key.algorithm, headers=header)
+
+    return claims, resign
+
+
+async def _me(api: httpx.AsyncClient, token: str) -> httpx.Response:
+    return await api.get("/accounts/me", headers={"Authorization": f"Bearer {token}"})
 
 
 async def test_a_disabled_account_is_403(accounts_app: FastAPI, api: httpx.AsyncClient) -> None:

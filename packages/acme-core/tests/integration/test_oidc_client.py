@@ -201,7 +201,23 @@ def _header(**changes: Any):  # type: ignore[no-untyped-def]
     return tamper
 
 
+def _appended(extra: str):  # type: ignore[no-untyped-def]
+    """Sign the ID token's claims with ``extra`` JSON members appended as written."""
+
+    def tamper(claims: dict[str, Any], headers: dict[str, Any], key: SigningKey) -> str:
+        import jwt
+
+        payload = f"{json.dumps(claims)[:-1]}, {extra}}}".encode()
+        return jwt.api_jws.encode(payload, key.key, algorithm=key.algorithm, headers=headers)
+
+    return tamper
+
+
 ID_TOKEN_REJECTIONS = {
+    "exp as a numeric string": (_changed(exp=lambda now: str(now + 300)), "'exp' claim is not"),
+    "iat past the year 9999": (_changed(iat=1e308), "'iat' claim is out of range"),
+    "a repeated sub": (_appended('"sub": "someone-else"'), "repeats the 'sub' claim"),
+    "a repeated nonce": (_appended('"nonce": "x"'), "repeats the 'nonce' claim"),
     "bad signature": (_other_key, "signature is invalid"),
     "wrong iss": (_changed(iss="https://evil.test"), "issuer"),
     "wrong aud": (_changed(aud="someone-else"), "audience"),

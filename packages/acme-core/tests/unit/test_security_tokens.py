@@ -58,6 +58,19 @@ def _sign(keys: KeySet, claims: dict[str, Any], **header: Any) -> str:
     return jwt.encode(claims, key.key, algorithm=key.algorithm, headers=headers)
 
 
+def _raw_claims(extra: str, **changes: Any) -> bytes:
+    """The payload of :func:`_claims` with ``extra`` JSON members appended as written."""
+    good = json.dumps(_claims(**changes))
+    return f"{good[:-1]}, {extra}}}".encode()
+
+
+def _sign_raw(keys: KeySet, payload: bytes) -> str:
+    # Validly signed: only the payload's own rules can refuse it.
+    key = keys.signing_key
+    headers = {"kid": key.kid, "typ": "at+jwt"}
+    return jwt.api_jws.encode(payload, key.key, algorithm=key.algorithm, headers=headers)
+
+
 async def test_an_issued_token_carries_kid_and_typ_and_verifies(
     issuer: TokenIssuer, verifier: TokenVerifier, keys: KeySet
 ) -> None:
@@ -150,6 +163,36 @@ REJECTED = {
     ),
     "ID token as access token": (_id_token_as_access, "not of type"),
     "jku and jwk headers": (_with_jku, "unknown key"),
+    "exp as a numeric string": (
+        lambda k: _sign(k, _claims(exp=str(int(time.time()) + 300))),
+        "'exp' claim is not a number",
+    ),
+    "exp past the year 9999": (
+        lambda k: _sign(k, _claims(exp=1e308)),
+        "'exp' claim is out of range",
+    ),
+    "exp as a boolean": (lambda k: _sign(k, _claims(exp=True)), "'exp' claim is not a number"),
+    "nbf as a string": (lambda k: _sign(k, _claims(nbf="0")), "'nbf' claim is not a number"),
+    "iat of zero": (lambda k: _sign(k, _claims(iat=0)), "'iat' claim is out of range"),
+    "iat as null": (lambda k: _sign(k, {**_claims(), "iat": None}), "'iat' claim is not a number"),
+    "exp as Infinity": (
+        lambda k: _sign_raw(k, _raw_claims('"exp": Infinity', exp=None)),
+        "Infinity, which is not JSON",
+    ),
+    "exp as 1e400": (lambda k: _sign_raw(k, _raw_claims('"exp": 1e400', exp=None)), "out of range"),
+    "a repeated exp": (
+        lambda k: _sign_raw(k, _raw_claims(f'"exp": 1, "exp": {int(time.time()) + 300}')),
+        "repeats the 'exp' claim",
+    ),
+    "a repeated sub": (
+        lambda k: _sign_raw(k, _raw_claims('"sub": "mallory"')),
+        "repeats the 'sub' claim",
+    ),
+    "a repeated name in a nested claim": (
+        lambda k: _sign_raw(k, _raw_claims('"cnf": {"jkt": "a", "jkt": "b"}')),
+        "repeats the 'jkt' claim",
+    ),
+    "a payload that is not an object": (lambda k: _sign_raw(k, b"[1, 2]"), "not a JSON object"),
     "not a JWT": (lambda k: "not-a-token", "compact JWS"),
     "garbage header": (lambda k: "e30x.e30.e30", "header"),
 }
@@ -169,6 +212,17 @@ async def test_every_bad_token_is_rejected(
 
 async def test_a_good_hand_made_token_is_accepted(keys: KeySet, verifier: TokenVerifier) -> None:
     assert (await verifier.verify(_sign(keys, _claims())))["jti"] == "j1"
+
+
+async def test_time_claims_may_be_fractional_and_unknown_members_are_kept(
+    keys: KeySet, verifier: TokenVerifier
+) -> None:
+    # The controls of the payload rows above: a raw payload and a finite float pass.
+    now = time.time()
+    token = _sign_raw(keys, _raw_claims(f'"exp": {now + 300.5}, "cnf": {{"jkt": "a"}}', exp=None))
+    claims = await verifier.verify(token)
+    assert claims["exp"] == now + 300.5
+    assert claims["cnf"] == {"jkt": "a"}
 
 
 async def test_small_clock_skew_is_tolerated(keys: KeySet, verifier: TokenVerifier) -> None:

@@ -17,12 +17,16 @@ from jwt.exceptions import (
     PyJWTError,
 )
 
+from ._claims import StrictJWT
 from .errors import InvalidToken
 from .keys import ASYMMETRIC_ALGORITHMS, VerificationKey
 
 __all__ = ["MAX_TOKEN_BYTES", "KeySource", "decode_strict"]
 
 MAX_TOKEN_BYTES = 16 * 1024
+
+# Reads the payload with acme's rules once the signature holds (see ._claims).
+_JWT = StrictJWT()
 
 
 class KeySource(Protocol):
@@ -50,7 +54,10 @@ async def decode_strict(
     The algorithm is the key's own, and must be in ``algorithms``: the
     token's ``alg`` header only has to agree with it, so ``none``, HMAC
     with a public key and algorithm swaps fail before any cryptography.
-    ``jku``, ``jwk`` and ``x5u`` headers are never read. ``token_type``,
+    ``jku``, ``jwk`` and ``x5u`` headers are never read. The payload must
+    name each claim once, and ``exp``, ``nbf`` and ``iat`` must be JSON
+    numbers (not strings or booleans) between 0 and the year 9999 (see
+    :func:`acme.core.security._claims.parse_claims`). ``token_type``,
     when given, must equal the ``typ`` header (case-insensitively, with or
     without the ``application/`` prefix, per RFC 8725 3.11); with
     ``type_optional`` a token without ``typ`` passes too (ID tokens).
@@ -86,7 +93,7 @@ async def decode_strict(
     options: dict[str, Any] = {"require": list(required), "verify_aud": audience is not None}
     options["verify_iss"] = issuer is not None
     try:
-        return jwt.decode(
+        return _JWT.decode(
             token,
             key.key,
             algorithms=[key.algorithm],

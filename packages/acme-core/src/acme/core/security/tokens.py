@@ -149,7 +149,13 @@ class TokenVerifier:
         """The claims of a valid token (read-only).
 
         Raises:
-            InvalidToken: the token fails any check; ``detail`` names which.
+            InvalidToken: the token fails any check; ``detail`` names which
+                (malformed, wrong ``alg``/``typ``/``kid``, bad signature,
+                ``iss``/``aud`` not accepted, a claim missing, repeated or of
+                the wrong type, expired or not yet valid).
+            Unavailable: the keys come from a remote JWKS
+                (:class:`~acme.core.security.jwks.RemoteJwks`) that has never
+                been fetched successfully (the API answers 503, not 401).
         """
         now = self._clock()
         hit = self._cache.get(token)
