@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -18,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 
 from acme.core.errors import Unavailable
 from acme.core.security import InvalidToken, KeySet, SigningKey, generate_key
+from acme.core.security.jwks import DEFAULT_MIN_REFETCH_INTERVAL
 from acme.core.security.oidc import STANDARD, TRUSTNET, SignInFailed
 from acme.core.security.oidc.client import OidcClient, pkce_challenge
 from acme.core.testing.oidc import StandInProvider
@@ -322,6 +324,64 @@ async def test_provider_key_rotation_costs_one_jwks_refetch_and_random_kids_no_m
         with pytest.raises(InvalidToken, match="unknown key"):
             await client.complete(code=code, nonce=nonce, code_verifier=verifier)
     assert standard.jwks_requests - before <= 1
+
+
+async def test_with_the_default_interval_a_rotated_key_signs_in_a_second_after_the_switch(
+    standard: StandInProvider, http: httpx.AsyncClient
+) -> None:
+    clock = ManualMonotonic()
+    client = client_for(standard, http, clock=clock)  # the default refetch interval
+    assert client.jwks_refetch_interval == DEFAULT_MIN_REFETCH_INTERVAL <= 5
+    code, nonce, verifier = await authorize(client, http)
+    await client.complete(code=code, nonce=nonce, code_verifier=verifier)
+    clock.now += 30  # sign-ins with the known key meanwhile fetch nothing
+
+    standard.keys = standard.keys.rotated(generate_key("RS256", rsa_key_size=2048))
+    clock.now += 1
+    code, nonce, verifier = await authorize(client, http)
+    identity = await client.complete(code=code, nonce=nonce, code_verifier=verifier)
+    assert identity.subject
+    assert standard.jwks_requests == 2  # the first fetch and one for the new kid
+
+
+async def test_a_switch_just_after_a_fetch_is_picked_up_once_the_interval_has_passed(
+    standard: StandInProvider, http: httpx.AsyncClient
+) -> None:
+    clock = ManualMonotonic()
+    client = client_for(standard, http, clock=clock)
+    code, nonce, verifier = await authorize(client, http)
+    await client.complete(code=code, nonce=nonce, code_verifier=verifier)
+
+    standard.keys = standard.keys.rotated(generate_key("RS256", rsa_key_size=2048))
+    clock.now += 1  # inside the interval since the last fetch: the budget holds
+    code, nonce, verifier = await authorize(client, http)
+    with pytest.raises(InvalidToken, match="unknown key"):
+        await client.complete(code=code, nonce=nonce, code_verifier=verifier)
+    assert standard.jwks_requests == 1
+
+    clock.now += DEFAULT_MIN_REFETCH_INTERVAL  # the worst case: one interval after the fetch
+    code, nonce, verifier = await authorize(client, http)
+    assert (await client.complete(code=code, nonce=nonce, code_verifier=verifier)).subject
+    assert standard.jwks_requests == 2
+
+
+async def test_random_kids_cost_at_most_one_jwks_fetch_per_interval(
+    standard: StandInProvider, http: httpx.AsyncClient
+) -> None:
+    clock = ManualMonotonic()
+    client = client_for(standard, http, clock=clock)
+    await client.discovery()
+    assert client.jwks is not None
+    assert await client.jwks.key_for(standard.keys.signing_key.kid) is not None
+    assert standard.jwks_requests == 1
+    interval = DEFAULT_MIN_REFETCH_INTERVAL
+    for _ in range(240):  # a minute of made-up kids, 20 a second, 5 at a time
+        clock.now += 0.25
+        lookups = [client.jwks.key_for(secrets.token_hex(6)) for _ in range(5)]
+        assert await asyncio.gather(*lookups) == [None] * 5
+    refetches = standard.jwks_requests - 1
+    # One per interval: the budget holds, and it is spent (a new kid would be found).
+    assert 60 / interval - 1 <= refetches <= 60 / interval
 
 
 async def test_an_unreachable_provider_is_unavailable(http: httpx.AsyncClient) -> None:

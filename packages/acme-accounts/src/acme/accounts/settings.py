@@ -9,6 +9,7 @@ from pydantic import AfterValidator, Field, SecretStr, ValidationInfo
 from acme.core.config import AcmeSettings, SecretSetting
 from acme.core.errors import Invalid
 from acme.core.security import KeySet
+from acme.core.security.jwks import DEFAULT_MIN_REFETCH_INTERVAL
 
 __all__ = ["AccountsSettings"]
 
@@ -86,7 +87,12 @@ class AccountsSettings(AcmeSettings):
         "client_secret_basic", description="how the client authenticates at the token endpoint"
     )
     oidc_jwks_refetch_interval: float = Field(
-        60.0, ge=0, description="least seconds between two JWKS fetches caused by unknown kids"
+        DEFAULT_MIN_REFETCH_INTERVAL,
+        ge=0,
+        description=(
+            "least seconds between two JWKS fetches caused by unknown kids; after the "
+            "provider rotates its key, sign-ins fail for at most this long"
+        ),
     )
     oidc_timeout: float = Field(10.0, gt=0, description="seconds per request to the provider")
 

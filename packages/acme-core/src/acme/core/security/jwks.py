@@ -22,9 +22,17 @@ from acme.core.errors import Unavailable
 
 from .keys import VerificationKey, public_keys_from_jwks
 
-__all__ = ["RemoteJwks"]
+__all__ = ["DEFAULT_MIN_REFETCH_INTERVAL", "RemoteJwks"]
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_MIN_REFETCH_INTERVAL = 5.0
+"""Least seconds between two fetches caused by unknown kids.
+
+Short, because a provider that rotates its key signs with the new one at once:
+until the next refetch every sign-in fails. Long enough that made-up kids cost
+the provider at most one request per interval and process.
+"""
 
 
 class RemoteJwks:
@@ -39,7 +47,10 @@ class RemoteJwks:
     Args:
         http: The client to fetch with (owned by the caller).
         url: The JWKS URL.
-        min_refetch_interval: Seconds between two fetches caused by unknown kids.
+        min_refetch_interval: Least seconds between two fetches caused by
+            unknown kids (:data:`DEFAULT_MIN_REFETCH_INTERVAL`); after a
+            key rotation, tokens signed with the new key fail for at most this
+            long, and only when the previous fetch was that recent.
         max_age: Seconds after which the document is refreshed anyway.
         clock: Monotonic seconds (tests pass their own instead of sleeping).
     """
@@ -49,7 +60,7 @@ class RemoteJwks:
         http: httpx.AsyncClient,
         url: str,
         *,
-        min_refetch_interval: float = 60.0,
+        min_refetch_interval: float = DEFAULT_MIN_REFETCH_INTERVAL,
         max_age: float = 3600.0,
         timeout: float = 5.0,
         clock: Callable[[], float] = time.monotonic,

@@ -17,7 +17,7 @@ import httpx
 from acme.core.errors import Unavailable
 from acme.core.security._strict import decode_strict
 from acme.core.security.errors import InvalidToken
-from acme.core.security.jwks import RemoteJwks
+from acme.core.security.jwks import DEFAULT_MIN_REFETCH_INTERVAL, RemoteJwks
 
 from ._http import get_json, json_or_none, token_response
 from ._port import AuthorizationRequest, Identity, SignInFailed
@@ -51,6 +51,9 @@ class OidcClient:
         scopes: Requested scopes (``openid`` is added when missing).
         profile: The provider's dialect (:data:`STANDARD` or :data:`TRUSTNET`).
         token_auth: ``client_secret_basic`` or ``client_secret_post``.
+        jwks_refetch_interval: Least seconds between two JWKS fetches caused
+            by unknown kids (a few seconds: a rotated provider key is picked
+            up that fast, while made-up kids cost one fetch per interval).
         leeway: Seconds of clock skew tolerated on ID token times.
         clock: Monotonic seconds, for the caches of discovery and keys (tests
             pass their own instead of sleeping).
@@ -67,7 +70,7 @@ class OidcClient:
         scopes: Sequence[str] = ("openid", "profile", "email"),
         profile: Profile = STANDARD,
         token_auth: Literal["client_secret_basic", "client_secret_post"] = "client_secret_basic",
-        jwks_refetch_interval: float = 60.0,
+        jwks_refetch_interval: float = DEFAULT_MIN_REFETCH_INTERVAL,
         discovery_ttl: float = 3600.0,
         leeway: float = 60.0,
         timeout: float = 10.0,
