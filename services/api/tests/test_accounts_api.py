@@ -71,7 +71,7 @@ async def test_a_bearer_token_reaches_my_account(
         "/accounts/me", json={"display_name": ""}, headers={"Authorization": f"Bearer {token}"}
     )
     assert bad.status_code == 422
-    assert bad.json()["errors"][0]["pointer"] == "#/display_name"
+    assert bad.json()["errors"][0]["pointer"] == "#/body/display_name"
 
 
 async def test_an_expired_token_is_401(accounts_app: FastAPI, api: httpx.AsyncClient) -> None:

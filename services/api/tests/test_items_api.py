@@ -189,7 +189,7 @@ async def test_bad_input_is_a_problem_naming_each_field(api: Api) -> None:
     )
     body = is_problem(bad, 422, "validation_failed")
     pointers = {error["pointer"] for error in body["errors"]}
-    assert pointers == {"#/title", "#/order", "#/colour"}
+    assert pointers == {"#/body/title", "#/body/order", "#/body/colour"}
     not_json = await api.http.post(
         "/items", content=b"{", headers=api.alice | {"Content-Type": "application/json"}
     )
@@ -200,7 +200,7 @@ async def test_bad_input_is_a_problem_naming_each_field(api: Api) -> None:
         json={"title": None},
         headers=api.alice | {"If-Match": '"1"'},
     )
-    assert {e["pointer"] for e in is_problem(patch, 422)["errors"]} == {"#/title"}
+    assert {e["pointer"] for e in is_problem(patch, 422)["errors"]} == {"#/body/title"}
     is_problem(await api.http.get("/items?limit=101", headers=api.alice), 422)
     is_problem(await api.http.get("/items?limit=0", headers=api.alice), 422)
     is_problem(await api.http.get("/items?colour=red", headers=api.alice), 422)

@@ -101,7 +101,12 @@ async def test_domain_errors_map_to_statuses(
 async def test_invalid_lists_its_fields(client: httpx.AsyncClient) -> None:
     body = (await client.get("/raise/invalid")).json()
     assert body["errors"] == [
-        {"loc": ["body", "title"], "pointer": "#/title", "message": "too long", "type": "invalid"}
+        {
+            "loc": ["body", "title"],
+            "pointer": "#/body/title",
+            "message": "too long",
+            "type": "invalid",
+        }
     ]
 
 
@@ -113,17 +118,73 @@ async def test_validation_names_every_bad_field(client: httpx.AsyncClient) -> No
     assert response.headers["content-type"] == "application/problem+json"
     body = response.json()
     pointers = {error["pointer"] for error in body["errors"]}
-    assert pointers == {"#/title", "#/count", "#/tags/0", "#/colour"}
+    assert pointers == {"#/body/title", "#/body/count", "#/body/tags/0", "#/body/colour"}
     assert body["code"] == "validation_failed"
     assert "4 invalid fields" in body["detail"]
 
 
-async def test_malformed_json_is_a_422_problem(client: httpx.AsyncClient) -> None:
+async def test_malformed_json_is_a_400_giving_the_byte_offset(client: httpx.AsyncClient) -> None:
+    # "é" is two bytes: the offset counts bytes, not characters.
     response = await client.post(
-        "/payload", content=b'{"title": ', headers={"content-type": "application/json"}
+        "/payload", content='{"title": "é",'.encode(), headers={"content-type": "application/json"}
     )
-    assert response.status_code == 422
-    assert response.json()["errors"][0]["type"] == "json_invalid"
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert (body["code"], body["offset"]) == ("invalid_json", 15)
+    assert "at byte 15" in body["detail"]
+
+
+async def test_a_body_that_is_not_utf8_is_a_400(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/payload", content=b'{"title": "\xff"}', headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert (body["code"], body["offset"]) == ("invalid_json", 11)
+    assert "not UTF-8" in body["detail"]
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", None, "application/x-www-form-urlencoded"])
+async def test_a_body_that_is_not_json_is_a_415(
+    client: httpx.AsyncClient, content_type: str | None
+) -> None:
+    headers = {} if content_type is None else {"content-type": content_type}
+    response = await client.post("/payload", content=b'{"title": "t", "count": 1}', headers=headers)
+    assert response.status_code == 415
+    assert response.json()["code"] == "unsupported_media_type"
+    json_suffix = await client.post(
+        "/payload",
+        content=b'{"title": "t", "count": 1}',
+        headers={"content-type": "application/merge-patch+json; charset=utf-8"},
+    )
+    assert json_suffix.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("raw", "pointer"),
+    [
+        ('{"title": "\\ud800", "count": 1}', "#/body/title"),
+        ('{"title": "t", "count": 1, "tags": ["a", "\\u0000"]}', "#/body/tags/1"),
+        ('{"title": "t", "count": 1, "x": {"\\udfff": 1}}', "#/body/x/\\udfff"),
+    ],
+)
+async def test_text_no_database_can_store_is_a_422_naming_the_field(
+    client: httpx.AsyncClient, raw: str, pointer: str
+) -> None:
+    response = await client.post(
+        "/payload", content=raw.encode(), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["code"] == "validation_failed"
+    assert [error["pointer"] for error in body["errors"]] == [pointer]
+    paired = await client.post(
+        "/payload",
+        content=b'{"title": "\\ud83d\\ude00", "count": 1}',
+        headers={"content-type": "application/json"},
+    )
+    assert paired.status_code == 200, "a surrogate pair is one character, and fine"
 
 
 async def test_unknown_route_and_wrong_method(client: httpx.AsyncClient) -> None:

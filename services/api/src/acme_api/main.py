@@ -13,6 +13,7 @@ from acme.core.logging import configure_logging
 
 from . import bootstrap
 from .__about__ import __version__
+from .json_body import JsonBodyRoute
 from .metrics import METRICS_PATH, HttpMetrics, MetricsMiddleware, metrics_endpoint
 from .middleware import RequestContextMiddleware
 from .openapi import install_openapi
@@ -63,6 +64,9 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
     )
+    # Every route that reads a body checks it first (see acme_api.json_body);
+    # the routers say so too, wherever they are mounted.
+    app.router.route_class = JsonBodyRoute
     install_problem_handlers(app)
     if settings.metrics_enabled:
         # Inside the request-context middleware: an error escaping a route counts as a 500.

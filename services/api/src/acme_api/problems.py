@@ -92,9 +92,12 @@ def problem_response(
 
 
 def _pointer(loc: Sequence[str | int]) -> str:
-    """A JSON pointer (RFC 6901) into the body, or a dotted location for query/path/header."""
-    escaped = [str(part).replace("~", "~0").replace("/", "~1") for part in loc]
-    return "#/" + "/".join(escaped[1:]) if loc and loc[0] == "body" else ".".join(escaped)
+    """An RFC 6901 JSON pointer into the request: ``#/body/title``, ``#/query/limit``.
+
+    The first part says where in the request (``body``, ``query``, ``path``,
+    ``header``, ``cookie``); the rest is the path inside it.
+    """
+    return "#/" + "/".join(str(part).replace("~", "~0").replace("/", "~1") for part in loc)
 
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:

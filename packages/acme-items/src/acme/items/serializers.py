@@ -9,6 +9,7 @@ that same JSON for the OpenAPI document (a test keeps the two in step).
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from pydantic import (
     field_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import PydanticSerializationError
 
 from .models import (
     DESCRIPTION_MAX,
@@ -58,13 +60,31 @@ MAX_PAGE_SIZE = 100
 META_MAX_KEYS = 64
 SORTS = tuple(SORT_KEYS)
 
-# No NUL characters anywhere (PostgreSQL text cannot hold them) and a title
-# that is more than whitespace.
+
+def _text(value: str) -> str:
+    # A lone surrogate is a valid JSON escape but not text: no database stores it
+    # and no response could carry it. NUL fits neither text nor jsonb on PostgreSQL.
+    if "\x00" in value:
+        raise ValueError("text may not contain NUL (\\u0000)")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text may not contain a lone surrogate (\\ud800-\\udfff)") from None
+    return value
+
+
+# No NUL characters or lone surrogates anywhere (see _text) and a title that
+# is more than whitespace.
 Title = Annotated[
     str,
     StringConstraints(min_length=1, max_length=TITLE_MAX, pattern=r"^[^\x00]*[^\s\x00][^\x00]*$"),
+    AfterValidator(_text),
 ]
-Description = Annotated[str, StringConstraints(max_length=DESCRIPTION_MAX, pattern=r"^[^\x00]*$")]
+Description = Annotated[
+    str,
+    StringConstraints(max_length=DESCRIPTION_MAX, pattern=r"^[^\x00]*$"),
+    AfterValidator(_text),
+]
 Tag = Annotated[
     str, StringConstraints(min_length=1, max_length=TAG_MAX, pattern=r"^[A-Za-z0-9][\w.:-]*$")
 ]
@@ -85,19 +105,23 @@ Order = Annotated[int, Field(ge=ORDER_MIN, le=ORDER_MAX), BeforeValidator(_json_
 OrderQuery = Annotated[int, Field(ge=ORDER_MIN, le=ORDER_MAX)]
 
 
-def _finite(value: Any) -> None:
+def _storable(value: Any) -> None:
+    """Every number finite and every string (key or value) text, at any depth."""
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError("numbers must be finite")
-    if isinstance(value, dict):
-        for item in value.values():
-            _finite(item)
+    if isinstance(value, str):
+        _text(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _text(key)
+            _storable(item)
     elif isinstance(value, list):
         for item in value:
-            _finite(item)
+            _storable(item)
 
 
 def _check_meta(value: dict[str, JsonValue]) -> dict[str, JsonValue]:
-    _finite(value)
+    _storable(value)
     return value
 
 
@@ -196,9 +220,36 @@ _page_adapter: TypeAdapter[_Page] = TypeAdapter(_Page)
 
 def item_json(item: Item) -> bytes:
     """One item as JSON bytes (the shape of :class:`ItemOut`)."""
-    return _item_adapter.dump_json(item)
+    try:
+        return _item_adapter.dump_json(item)
+    except PydanticSerializationError:
+        return _escaped_json(_item_adapter.dump_python(item))
 
 
 def page_json(items: list[Item], next_url: str | None) -> bytes:
     """A page as JSON bytes (the shape of :class:`ItemPageOut`)."""
-    return _page_adapter.dump_json(_Page(items, next_url))
+    page = _Page(items, next_url)
+    try:
+        return _page_adapter.dump_json(page)
+    except PydanticSerializationError:
+        return _escaped_json(_page_adapter.dump_python(page))
+
+
+def _escaped_json(value: Any) -> bytes:
+    """JSON of stored text that is not valid Unicode (a lone surrogate written before
+    the API refused them): escaped as ``\\udXXX``, so the item still reads, unchanged.
+
+    pydantic-core cannot encode such a string at all; this slower path runs only then.
+    """
+    return json.dumps(
+        value, ensure_ascii=True, separators=(",", ":"), default=_json_default
+    ).encode()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        # pydantic's spelling of UTC, so both paths print the same timestamps
+        return value.isoformat().replace("+00:00", "Z")
+    raise TypeError(f"cannot encode {type(value).__name__}")

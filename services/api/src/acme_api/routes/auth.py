@@ -14,8 +14,9 @@ from acme.core.errors import Unauthenticated
 from acme.core.security import bearer_challenge
 from acme_api.cookies import check_csrf, clear_session, set_session, set_sign_in
 from acme_api.dependencies import AccountsDeps, CookieNamesDep
+from acme_api.json_body import JsonBodyRoute
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(prefix="/auth", tags=["auth"], route_class=JsonBodyRoute)
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
@@ -52,14 +53,17 @@ async def login(
     names: CookieNamesDep,
     return_to: Annotated[str, Query(max_length=2048)] = "/",
 ) -> Response:
-    """Redirect to the provider; the sign-in's state is bound to this browser by a cookie."""
+    """Redirect to the provider; the sign-in attempt, sealed, is bound to this browser by a cookie.
+
+    Nothing is stored: anyone may start a sign-in, and doing so writes no row.
+    """
     start = await accounts.begin_sign_in(deps, return_to=return_to)
     response: Response
     if _wants_json(request):
         response = JSONResponse(start.model_dump(mode="json"), headers=_NO_STORE)
     else:
         response = RedirectResponse(start.authorization_url, status_code=302, headers=_NO_STORE)
-    set_sign_in(response, names, start.state, max_age=start.expires_in)
+    set_sign_in(response, names, start.bound_state, max_age=start.expires_in)
     return response
 
 
@@ -142,7 +146,22 @@ async def refresh(
     return response
 
 
-@router.post("/logout", summary="End the session", status_code=204)
+@router.post(
+    "/logout",
+    summary="End the session",
+    status_code=204,
+    responses={
+        401: {"description": "The bearer access token is invalid or expired"},
+        403: {"description": "Signing out by the session cookie without the CSRF header"},
+        409: {
+            "description": (
+                "`token_not_revocable`: the bearer access token belongs to no session (a "
+                "local account's token from `acme-api token issue`), so it cannot be "
+                "revoked; it is accepted until `expires_at` (RFC 3339, also in `detail`)"
+            )
+        },
+    },
+)
 async def logout(
     request: Request,
     deps: AccountsDeps,
@@ -151,7 +170,9 @@ async def logout(
 ) -> Response:
     """Revoke the session of a refresh token (body or cookie) or of the bearer access token.
 
-    Idempotent: an unknown or already revoked session answers 204 too.
+    Idempotent: an unknown or already revoked session answers 204 too. A
+    bearer token of no session cannot be revoked: that is a 409 problem
+    naming when the token expires, never a 204 that would claim otherwise.
     """
     refresh_token = body.refresh_token if body is not None else None
     access_token: str | None = None

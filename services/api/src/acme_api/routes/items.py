@@ -24,9 +24,10 @@ from acme.items.serializers import (
     page_json,
 )
 from acme_api.dependencies import CurrentAccount, ItemsDeps
+from acme_api.json_body import JsonBodyRoute
 from acme_api.openapi import problems
 
-router = APIRouter(prefix="/items", tags=["items"])
+router = APIRouter(prefix="/items", tags=["items"], route_class=JsonBodyRoute)
 
 JSON = "application/json"
 

@@ -1,0 +1,142 @@
+"""Text no database can store is refused before anything is written.
+
+A lone surrogate (``"\\ud800"``) is a valid JSON escape but not Unicode text,
+and NUL (``"\\u0000"``) fits neither PostgreSQL's ``text`` nor its ``jsonb``.
+Once stored, such a value broke every later read of the account's items.
+schemathesis cannot find this (it leaves surrogates out by design), so the
+property test below writes the raw JSON itself.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from acme.items.models import Item
+from acme.items.serializers import item_json, page_json
+
+from . import test_items_api
+from .test_items_api import Api, is_problem
+
+# The items API fixtures, on both backends.
+api = test_items_api.api
+backend = test_items_api.backend
+
+JSON = {"Content-Type": "application/json"}
+
+# Every string field of a create, at every depth of meta (keys included).
+POISONED_CREATES = [
+    '{"title": "\\ud800"}',
+    '{"title": "t", "description": "a\\udfffb"}',
+    '{"title": "t", "meta": {"\\ud800": "\\udfff"}}',
+    '{"title": "t", "meta": {"k": ["ok", {"deep": "\\udbff"}]}}',
+    '{"title": "t", "meta": {"k": "\\u0000"}}',
+    '{"title": "t", "tags": ["\\ud800"]}',
+]
+
+
+async def _titles(api: Api) -> list[str]:
+    listing = await api.http.get("/items", headers=api.alice)
+    assert listing.status_code == 200, listing.text
+    return [item["title"] for item in listing.json()["items"]]
+
+
+@pytest.mark.parametrize("raw", POISONED_CREATES)
+async def test_unstorable_text_on_create_stores_nothing(api: Api, raw: str) -> None:
+    await api.http.post("/items", json={"title": "kept"}, headers=api.alice)
+    refused = await api.http.post("/items", content=raw.encode(), headers=api.alice | JSON)
+    is_problem(refused, 422, "validation_failed")
+    assert await _titles(api) == ["kept"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ['{"meta": {"\\ud800": "\\udfff"}}', '{"title": "\\udc00x"}', '{"description": "\\u0000"}'],
+)
+async def test_unstorable_text_on_update_changes_nothing(api: Api, raw: str) -> None:
+    created = await api.http.post(
+        "/items", json={"title": "t", "meta": {"a": 1}}, headers=api.alice
+    )
+    url = f"/items/{created.json()['id']}"
+    refused = await api.http.patch(
+        url, content=raw.encode(), headers=api.alice | JSON | {"If-Match": '"1"'}
+    )
+    is_problem(refused, 422, "validation_failed")
+    after = await api.http.get(url, headers=api.alice)
+    assert after.status_code == 200
+    assert after.json() == created.json()
+
+
+# Any JSON string, written with \u escapes for everything that is not printable
+# ASCII: lone surrogates and NUL included, which st.text() leaves out.
+_CHARACTERS = st.characters(min_codepoint=0, max_codepoint=0x10FFFF, categories=None)
+_ESCAPED_TEXT = st.lists(_CHARACTERS, max_size=12).map("".join)
+
+
+def _raw_json(value: Any) -> bytes:
+    """JSON text with every non-ASCII character (surrogates too) as a \\u escape."""
+    return json.dumps(value, ensure_ascii=True).encode()
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    title=_ESCAPED_TEXT,
+    description=_ESCAPED_TEXT,
+    key=_ESCAPED_TEXT,
+    value=_ESCAPED_TEXT,
+)
+async def test_every_string_field_either_round_trips_or_is_refused(
+    api: Api, title: str, description: str, key: str, value: str
+) -> None:
+    body = {"title": title, "description": description, "meta": {key: [value, {"v": value}]}}
+    before = len(await _titles_all(api))
+    answer = await api.http.post("/items", content=_raw_json(body), headers=api.alice | JSON)
+    if answer.status_code == 201:
+        stored = answer.json()
+        assert (stored["title"], stored["description"], stored["meta"]) == (
+            title,
+            description,
+            body["meta"],
+        )
+        again = await api.http.get(f"/items/{stored['id']}", headers=api.alice)
+        assert again.json() == stored
+    else:
+        is_problem(answer, 422, "validation_failed")
+        assert len(await _titles_all(api)) == before
+    # Whatever happened, the account's listing still reads.
+    assert (await api.http.get("/items?limit=100", headers=api.alice)).status_code == 200
+
+
+async def _titles_all(api: Api) -> list[str]:
+    listing = await api.http.get("/items?limit=100", headers=api.alice)
+    assert listing.status_code == 200, listing.text
+    return [item["title"] for item in listing.json()["items"]]
+
+
+def test_stored_text_that_is_not_unicode_still_encodes() -> None:
+    """What was stored before the API refused it reads back, escaped, never a 500."""
+    item = Item.new(
+        owner_id=uuid.uuid4(),
+        title="t\ud800",
+        description="",
+        tags=[],
+        order=0,
+        meta={"\udfff": ["\ud800"]},
+        now=datetime.now(UTC),
+    )
+    decoded = json.loads(item_json(item))
+    assert (decoded["title"], decoded["meta"]) == ("t\ud800", {"\udfff": ["\ud800"]})
+    assert decoded["created_at"].endswith("Z")
+    page = json.loads(page_json([item], None))
+    assert page["items"] == [decoded]
