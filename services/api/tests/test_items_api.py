@@ -193,7 +193,7 @@ async def test_bad_input_is_a_problem_naming_each_field(api: Api) -> None:
     not_json = await api.http.post(
         "/items", content=b"{", headers=api.alice | {"Content-Type": "application/json"}
     )
-    is_problem(not_json, 422)
+    is_problem(not_json, 400, "invalid_json")
     null = await api.http.post("/items", json={"title": "t"}, headers=api.alice)
     patch = await api.http.patch(
         f"/items/{null.json()['id']}",
