@@ -134,7 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="rounds of the realistic mix, which is read for memory (default: 1)",
     )
-    report.add_argument("--size", default="10k", help="items to seed (10k, 100k, 1M)")
+    report.add_argument(
+        "--size", default="10k", help="items to seed, e.g. 10k, 100k, 1M (default: 10k)"
+    )
     report.add_argument(
         "--deep-size",
         default="1M",
@@ -157,12 +159,13 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--scenario", default="SeedWorkload", help="locust user class (default: SeedWorkload)"
     )
-    compare.add_argument("--size", default="10k", help="items to seed per version")
+    compare.add_argument("--size", default="10k", help="items to seed per version (default: 10k)")
     compare.add_argument(
         "--driver",
         choices=("locust", "wrk"),
         default="locust",
-        help="load generator; with wrk, --scenario names a request list (seed, get, health)",
+        help="load generator; with wrk, --scenario names a request list: seed, get, health "
+        "(default: locust)",
     )
     compare.add_argument("--rebuild", action="store_true", help="rebuild cached git venvs")
     add_load_options(compare)
@@ -178,14 +181,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=[1, 2, 4],
         help="comma-separated worker counts (default: 1,2,4)",
     )
-    sweep.add_argument("--scenario", default="SeedWorkload", help="locust user class")
-    sweep.add_argument("--size", default="10k", help="items to seed")
+    sweep.add_argument(
+        "--scenario", default="SeedWorkload", help="locust user class (default: SeedWorkload)"
+    )
+    sweep.add_argument("--size", default="10k", help="items to seed (default: 10k)")
     sweep.add_argument("--floor", action="store_true", help="also sweep the floor app")
     sweep.add_argument(
         "--driver",
         choices=("locust", "wrk"),
         default="locust",
-        help="load generator (wrk: --scenario names a request list)",
+        help="load generator; with wrk, --scenario names a request list (default: locust)",
     )
     add_load_options(sweep)
     sweep.set_defaults(handler="sweep:cmd_sweep")
@@ -194,9 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
         "wrk",
         help="saturation run with wrk (much cheaper per request than locust)",
     )
-    wrk.add_argument("--scenario", default="seed", help="seed, get, first-page, deep-page, health")
-    wrk.add_argument("--size", default="10k", help="items to seed")
-    wrk.add_argument("--threads", type=_positive_int, default=1, help="wrk threads")
+    wrk.add_argument(
+        "--scenario",
+        default="seed",
+        help="request list: seed, get, first-page, deep-page, health (default: seed)",
+    )
+    wrk.add_argument("--size", default="10k", help="items to seed (default: 10k)")
+    wrk.add_argument("--threads", type=_positive_int, default=1, help="wrk threads (default: 1)")
     wrk.add_argument("--floor", action="store_true", help="also run the floor app")
     add_load_options(wrk)
     wrk.set_defaults(handler="sweep:cmd_wrk")
@@ -210,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="SeedWorkload,ReadHeavy",
         help="comma-separated locust user classes (default: SeedWorkload,ReadHeavy)",
     )
-    profile.add_argument("--size", default="10k", help="items to seed")
+    profile.add_argument("--size", default="10k", help="items to seed (default: 10k)")
     add_load_options(profile, duration="30s")
     profile.set_defaults(handler="profile:cmd_profile")
     return parser
