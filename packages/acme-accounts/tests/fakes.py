@@ -10,7 +10,7 @@ import copy
 import uuid
 from datetime import datetime
 
-from acme.accounts.models import Account, RefreshFamily, RefreshToken, SignInAttempt
+from acme.accounts.models import Account, RefreshFamily, RefreshToken
 from acme.core.errors import Conflict, NotFound
 from acme.core.messaging import Message
 from acme.core.testing.fakes import FakeUnitOfWork
@@ -107,18 +107,21 @@ class FakeSessionRepository:
         return len(open_)
 
 
-class FakeSignInAttemptRepository:
+class FakeSpentSignInRepository:
     def __init__(self) -> None:
-        self.rows: dict[str, SignInAttempt] = {}
+        self.rows: dict[str, datetime] = {}
 
-    async def add(self, attempt: SignInAttempt) -> None:
-        self.rows[attempt.state_hash] = copy.deepcopy(attempt)
+    async def is_spent(self, state_hash: str) -> bool:
+        return state_hash in self.rows
 
-    async def take(self, state_hash: str) -> SignInAttempt | None:
-        return self.rows.pop(state_hash, None)
+    async def spend(self, state_hash: str, *, expires_at: datetime) -> bool:
+        if state_hash in self.rows:
+            return False
+        self.rows[state_hash] = expires_at
+        return True
 
     async def purge_expired(self, now: datetime) -> int:
-        expired = [h for h, a in self.rows.items() if a.expires_at <= now]
+        expired = [h for h, expires_at in self.rows.items() if expires_at <= now]
         for state_hash in expired:
             del self.rows[state_hash]
         return len(expired)
@@ -130,7 +133,7 @@ class FakeAccountsStore:
     def __init__(self) -> None:
         self.sessions = FakeSessionRepository()
         self.accounts = FakeAccountRepository(self.sessions)
-        self.sign_in_attempts = FakeSignInAttemptRepository()
+        self.spent_sign_ins = FakeSpentSignInRepository()
         self.events: list[Message] = []
 
     def unit_of_work(self) -> FakeAccountsUnitOfWork:
@@ -144,4 +147,4 @@ class FakeAccountsUnitOfWork(FakeUnitOfWork):
         super().__init__(store.events)
         self.accounts = store.accounts
         self.sessions = store.sessions
-        self.sign_in_attempts = store.sign_in_attempts
+        self.spent_sign_ins = store.spent_sign_ins

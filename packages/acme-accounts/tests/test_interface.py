@@ -16,7 +16,7 @@ from acme.accounts.events import ACCOUNT_CREATED, AccountCreatedV1
 from acme.accounts.models import LOCAL_ISSUER
 from acme.accounts.serializers import ProfileUpdate
 from acme.accounts.tables import accounts, refresh_families
-from acme.core.errors import PermissionDenied
+from acme.core.errors import Conflict, PermissionDenied
 from acme.core.persistence.database import Database
 from acme.core.security import InvalidToken
 from acme.core.security.oidc import SignInFailed
@@ -38,7 +38,7 @@ async def _sign_in(
     start = await interface.begin_sign_in(deps, return_to="/after")
     code = provider.will_sign_in(subject, **info)
     return await interface.complete_sign_in(
-        deps, state=start.state, bound_state=start.state, code=code
+        deps, state=start.state, bound_state=start.bound_state, code=code
     )
 
 
@@ -98,11 +98,11 @@ async def test_bad_state_fails_the_sign_in(
 ) -> None:
     start = await interface.begin_sign_in(deps)
     code = provider.will_sign_in("s")
-    state, bound = start.state, start.state
+    state, bound = start.state, start.bound_state
     if case == "no state":
         state = None  # type: ignore[assignment]
     elif case == "other browser":
-        bound = (await interface.begin_sign_in(deps)).state
+        bound = (await interface.begin_sign_in(deps)).bound_state
     elif case == "reused state":
         await interface.complete_sign_in(deps, state=state, bound_state=bound, code=code)
         code = provider.will_sign_in("s")
@@ -120,12 +120,12 @@ async def test_a_provider_error_and_a_refused_code_are_clear_failures(
     start = await interface.begin_sign_in(deps)
     with pytest.raises(SignInFailed, match="access_denied"):
         await interface.complete_sign_in(
-            deps, state=start.state, bound_state=start.state, code=None, error="access_denied"
+            deps, state=start.state, bound_state=start.bound_state, code=None, error="access_denied"
         )
     start = await interface.begin_sign_in(deps)
     with pytest.raises(SignInFailed, match="invalid_grant"):
         await interface.complete_sign_in(
-            deps, state=start.state, bound_state=start.state, code="never-issued"
+            deps, state=start.state, bound_state=start.bound_state, code="never-issued"
         )
 
 
@@ -255,10 +255,27 @@ async def test_two_first_sign_ins_at_once_make_one_account(
     codes = [provider.will_sign_in(subject, name="Twin") for _ in range(2)]
     both = await asyncio.gather(
         *(
-            interface.complete_sign_in(deps, state=s.state, bound_state=s.state, code=c)
+            interface.complete_sign_in(deps, state=s.state, bound_state=s.bound_state, code=c)
             for s, c in zip(starts, codes, strict=True)
         )
     )
     assert both[0].account.id == both[1].account.id
     assert both[0].tokens.session_id != both[1].tokens.session_id  # two sessions
     assert len(await _created_events(published, both[0].account.id)) == 1
+
+
+async def test_signing_out_a_token_of_no_session_says_it_cannot_be_revoked(
+    deps: AccountsDependencies,
+) -> None:
+    issued, _ = await interface.issue_local_token(deps, f"n-{uuid.uuid4().hex[:6]}")
+    with pytest.raises(Conflict) as caught:
+        await interface.sign_out(deps, access_token=issued.token)
+    assert caught.value.code == "token_not_revocable"
+    expires_at = issued.expires_at.isoformat().replace("+00:00", "Z")
+    assert caught.value.extra == {"expires_at": expires_at}
+    assert expires_at in caught.value.detail
+    # what it said is true: the token still works, until the account is disabled
+    account = await interface.authenticate(deps, issued.token)
+    await interface.disable_account(deps, account.id)
+    with pytest.raises(PermissionDenied, match="disabled"):
+        await interface.authenticate(deps, issued.token)

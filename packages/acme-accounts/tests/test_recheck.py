@@ -87,7 +87,7 @@ async def test_signing_out_in_this_process_takes_effect_at_once(
     start = await interface.begin_sign_in(memo_deps)
     code = provider.will_sign_in(uuid.uuid4().hex)
     signed_in = await interface.complete_sign_in(
-        memo_deps, state=start.state, bound_state=start.state, code=code
+        memo_deps, state=start.state, bound_state=start.bound_state, code=code
     )
     token = signed_in.tokens.access_token
     await interface.authenticate(memo_deps, token)

@@ -96,9 +96,9 @@ def set_session(response: Response, names: CookieNames, tokens: TokenPair) -> st
     return csrf
 
 
-def set_sign_in(response: Response, names: CookieNames, state: str, *, max_age: int) -> None:
-    """Bind a starting sign-in to this browser (checked by the callback)."""
-    _set(response, names, names.sign_in, state, max_age=max_age)
+def set_sign_in(response: Response, names: CookieNames, sealed: str, *, max_age: int) -> None:
+    """Bind a starting sign-in to this browser: its attempt, sealed (opened by the callback)."""
+    _set(response, names, names.sign_in, sealed, max_age=max_age)
 
 
 def clear_session(response: Response, names: CookieNames) -> None:

@@ -10,9 +10,9 @@ import hashlib
 import secrets
 import uuid
 from copy import copy
-from datetime import datetime
+from datetime import UTC, datetime
 
-from acme.core.errors import PermissionDenied
+from acme.core.errors import Conflict, PermissionDenied
 from acme.core.security import InvalidToken
 
 from .dependencies import AccountsDependencies
@@ -152,16 +152,25 @@ async def sign_out(
 ) -> None:
     """End a session, named by one of its refresh tokens or by a valid access token of it.
 
-    Idempotent: an unknown or already ended session is not an error.
+    Idempotent: an unknown or already ended session is not an error. An
+    access token of no session (a local account's, from
+    :func:`~acme.accounts.interface.issue_local_token`) cannot be revoked:
+    that is refused rather than answered as if it had been.
 
     Raises:
         InvalidToken: ``access_token`` is given and invalid.
+        Conflict: ``access_token`` belongs to no session (code
+            ``token_not_revocable``; ``extra["expires_at"]`` is its ``exp``,
+            RFC 3339).
     """
     session_id: uuid.UUID | None = None
     if access_token is not None:
-        sid = (await deps.verifier.verify(access_token)).get("sid")
+        claims = await deps.verifier.verify(access_token)
+        sid = claims.get("sid")
+        if sid is None:
+            raise _not_revocable(int(claims["exp"]))
         try:
-            session_id = uuid.UUID(str(sid)) if sid is not None else None
+            session_id = uuid.UUID(str(sid))
         except ValueError:
             raise InvalidToken("the token's session id is malformed") from None
     now = deps.clock()
@@ -178,3 +187,14 @@ async def sign_out(
         await uow.commit()
     for ended_id in ended:
         deps.status.forget_session(ended_id)
+
+
+def _not_revocable(exp: int) -> Conflict:
+    expires_at = datetime.fromtimestamp(exp, UTC).isoformat().replace("+00:00", "Z")
+    return Conflict(
+        "this access token belongs to no sign-in session (a local account's token), so "
+        f"signing out cannot revoke it: it is accepted until it expires at {expires_at}; "
+        "disabling the account stops it sooner",
+        code="token_not_revocable",
+        extra={"expires_at": expires_at},
+    )

@@ -1,10 +1,14 @@
 """Signing in: through the OpenID provider, or as a local account in development.
 
-A provider sign-in spends its state in one short transaction (a state works
-once, even when the provider then refuses the code), asks the provider
-outside any transaction (no pooled connection waits on its HTTP round trip),
-then does the rest in one transaction: find or create the account with its
-``account.created`` event, record the sign-in, open the session.
+Starting a provider sign-in writes nothing: the attempt (state hash, nonce,
+PKCE verifier, return path) is sealed for the caller to keep in the
+browser's cookie (:mod:`._sealed_attempts`), so unauthenticated requests
+cannot grow the database. The callback opens it, asks the provider outside
+any transaction (no pooled connection waits on its HTTP round trip), then
+does the rest in one transaction: spend the state (a state signs in once),
+find or create the account with its ``account.created`` event, record the
+sign-in, open the session. Only that successful sign-in writes the spent
+state, kept until the attempt would have expired anyway.
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
+from urllib.parse import quote
 
 from acme.core.errors import Conflict, Invalid, PermissionDenied
 from acme.core.security import IssuedToken
 from acme.core.security.oidc import Identity, SignInFailed
 
+from ._sealed_attempts import open_attempt, seal_attempt
 from ._sessions import digest, disabled, open_session
 from .dependencies import AccountsDependencies
 from .events import account_created
@@ -90,14 +96,21 @@ async def _racing(
     raise Conflict("the account is being created by another request; retry", code="account_race")
 
 
-async def _sign_in(deps: AccountsDependencies, identity: Identity) -> tuple[Account, TokenPair]:
-    """Find or create the account, record the sign-in, open a session: one transaction.
+async def _sign_in(
+    deps: AccountsDependencies, identity: Identity, attempt: SignInAttempt
+) -> tuple[Account, TokenPair]:
+    """Spend the attempt, find or create the account, record the sign-in, open a session.
 
-    The sign-in is stamped by a guarded update, so an account disabled
-    meanwhile is refused, never written back as active.
+    One transaction: of two callbacks carrying one attempt, one spends it
+    and signs in, the other is refused and writes nothing. The sign-in is
+    stamped by a guarded update, so an account disabled meanwhile is
+    refused, never written back as active.
     """
 
     async def work(uow: AccountsUnitOfWork, now: datetime) -> tuple[Account, TokenPair]:
+        await uow.spent_sign_ins.purge_expired(now)
+        if not await uow.spent_sign_ins.spend(attempt.state_hash, expires_at=attempt.expires_at):
+            raise _used()
         account, created = await _find_or_create(
             uow,
             identity=(identity.issuer, identity.subject),
@@ -154,50 +167,68 @@ async def _local_account(deps: AccountsDependencies, subject: str) -> Account:
     return await _racing(deps, work)
 
 
-async def begin_sign_in(deps: AccountsDependencies, *, return_to: str = "/") -> SignInStart:
-    """Start a sign-in: remember state, nonce and PKCE verifier; say where to send the browser."""
+_MAX_RETURN_TO = 2048
+
+
+def _same_site_path(return_to: str) -> str:
+    """``return_to`` as a same-site path, percent-encoded (ASCII, cookie-safe); else ``/``."""
     if not return_to.startswith("/") or return_to.startswith("//") or "\\" in return_to:
-        return_to = "/"  # only same-site paths: no open redirect
+        return "/"  # only same-site paths: no open redirect
+    path = quote(return_to, safe="/?#[]@!$&'()*+,;=:%-._~")
+    return path if len(path) <= _MAX_RETURN_TO else "/"
+
+
+async def begin_sign_in(deps: AccountsDependencies, *, return_to: str = "/") -> SignInStart:
+    """Start a sign-in: say where to send the browser, and what the browser must keep.
+
+    Writes nothing: state (its hash), nonce, PKCE verifier and the return
+    path are sealed into ``SignInStart.bound_state``, which the caller keeps
+    with this browser only (an HttpOnly cookie) and hands back to
+    :func:`complete_sign_in`. An unusable ``return_to`` (not a same-site
+    path, or longer than 2048 characters once percent-encoded) becomes ``/``.
+    """
+    return_to = _same_site_path(return_to)
     request = await deps.provider.authorization_request()
     now = deps.clock()
-    async with deps.unit_of_work() as uow:
-        await uow.sign_in_attempts.purge_expired(now)
-        await uow.sign_in_attempts.add(
-            SignInAttempt(
-                state_hash=digest(request.state),
-                nonce=request.nonce,
-                code_verifier=request.code_verifier,
-                return_to=return_to[:2048],
-                created_at=now,
-                expires_at=now + deps.policy.sign_in_timeout,
-            )
-        )
-        await uow.commit()
+    attempt = SignInAttempt(
+        state_hash=digest(request.state),
+        nonce=request.nonce,
+        code_verifier=request.code_verifier,
+        return_to=return_to,
+        created_at=now,
+        expires_at=now + deps.policy.sign_in_timeout,
+    )
     return SignInStart(
         authorization_url=request.url,
         state=request.state,
         expires_in=int(deps.policy.sign_in_timeout.total_seconds()),
+        bound_state=seal_attempt(deps.tokens.keys, attempt),
     )
 
 
-async def _take_attempt(
+def _used() -> SignInFailed:
+    return SignInFailed("unknown or already used sign-in state", code="invalid_state")
+
+
+async def _open_attempt(
     deps: AccountsDependencies, state: str | None, bound_state: str | None
 ) -> SignInAttempt:
-    """Spend the sign-in's state (it works once) and return what was kept with it."""
+    """The attempt this browser carries, if it is the one ``state`` names and still unused."""
     if not state:
         raise SignInFailed("the callback has no state", code="invalid_state")
-    if not bound_state or not hmac.compare_digest(state.encode(), bound_state.encode()):
+    attempt = open_attempt(deps.tokens.keys, bound_state or "")
+    if attempt is None or not hmac.compare_digest(
+        digest(state).encode(), attempt.state_hash.encode()
+    ):
         raise SignInFailed(
             "the state does not belong to this browser's sign-in (start again)",
             code="invalid_state",
         )
-    async with deps.unit_of_work() as uow:
-        attempt = await uow.sign_in_attempts.take(digest(state))
-        await uow.commit()
-    if attempt is None:
-        raise SignInFailed("unknown or already used sign-in state", code="invalid_state")
     if attempt.expired(deps.clock()):
         raise SignInFailed("the sign-in took too long; start again", code="sign_in_expired")
+    async with deps.read() as uow:  # spares the provider a replay; the spend decides
+        if await uow.spent_sign_ins.is_spent(attempt.state_hash):
+            raise _used()
     return attempt
 
 
@@ -213,9 +244,10 @@ async def complete_sign_in(
 ) -> SignedIn:
     """Finish a sign-in from the provider's callback.
 
-    ``bound_state`` is the state this browser was given at the start (its
-    sign-in cookie); it must equal the callback's ``state``, and a state
-    works once. ``issuer`` is the callback's ``iss`` parameter (RFC 9207),
+    ``bound_state`` is what this browser kept from the start
+    (``SignInStart.bound_state``, its sign-in cookie): it must be an attempt
+    this API sealed for the callback's ``state``, unexpired, and a state
+    signs in once. ``issuer`` is the callback's ``iss`` parameter (RFC 9207),
     when the provider sends one: it must name the configured provider.
 
     Raises:
@@ -223,7 +255,7 @@ async def complete_sign_in(
         InvalidToken: the provider's ID token is invalid.
         PermissionDenied: the account is disabled.
     """
-    attempt = await _take_attempt(deps, state, bound_state)
+    attempt = await _open_attempt(deps, state, bound_state)
     if issuer is not None and issuer != deps.provider.issuer:
         raise SignInFailed("the callback comes from another issuer", code="issuer_mismatch")
     if error:
@@ -236,5 +268,5 @@ async def complete_sign_in(
     identity = await deps.provider.complete(
         code=code, nonce=attempt.nonce, code_verifier=attempt.code_verifier
     )
-    account, tokens = await _sign_in(deps, identity)
+    account, tokens = await _sign_in(deps, identity, attempt)
     return SignedIn(tokens=tokens, account=AccountOut.of(account), return_to=attempt.return_to)

@@ -100,10 +100,11 @@ class Account:
 
 @dataclass(slots=True)
 class SignInAttempt:
-    """What the callback must check: kept server side, used once, short-lived.
+    """What the callback must check: sealed into the browser's sign-in cookie, short-lived.
 
-    Only a hash of ``state`` is stored, so a database reader cannot finish
-    someone else's sign-in.
+    Only a hash of ``state`` is kept, so whoever reads the attempt (a sealed
+    cookie cannot be read; a record of finished sign-ins keeps the hash
+    alone) cannot finish someone else's sign-in.
     """
 
     state_hash: str

@@ -13,13 +13,13 @@ from typing import Protocol
 from acme.core.messaging import Message
 from acme.core.persistence import UnitOfWork
 
-from .models import Account, RefreshFamily, RefreshToken, SignInAttempt
+from .models import Account, RefreshFamily, RefreshToken
 
 __all__ = [
     "AccountRepository",
     "AccountsUnitOfWork",
     "SessionRepository",
-    "SignInAttemptRepository",
+    "SpentSignInRepository",
 ]
 
 
@@ -83,16 +83,22 @@ class SessionRepository(Protocol):
         ...
 
 
-class SignInAttemptRepository(Protocol):
-    """Pending sign-ins, each taken at most once."""
+class SpentSignInRepository(Protocol):
+    """The states of finished sign-ins, each kept until its attempt would have expired anyway.
 
-    async def add(self, attempt: SignInAttempt) -> None: ...
+    Written only when a sign-in succeeds (after the provider accepted the
+    code), so it grows with sign-ins, never with unauthenticated requests.
+    """
 
-    async def take(self, state_hash: str) -> SignInAttempt | None:
-        """Remove and return the attempt with this state."""
+    async def is_spent(self, state_hash: str) -> bool: ...
+
+    async def spend(self, state_hash: str, *, expires_at: datetime) -> bool:
+        """Record a finished sign-in's state; ``True`` for the one caller that did so first."""
         ...
 
-    async def purge_expired(self, now: datetime) -> int: ...
+    async def purge_expired(self, now: datetime) -> int:
+        """Forget states whose attempt has expired (they are refused as expired); how many."""
+        ...
 
 
 class AccountsUnitOfWork(UnitOfWork, Protocol):
@@ -109,7 +115,7 @@ class AccountsUnitOfWork(UnitOfWork, Protocol):
     def sessions(self) -> SessionRepository: ...
 
     @property
-    def sign_in_attempts(self) -> SignInAttemptRepository: ...
+    def spent_sign_ins(self) -> SpentSignInRepository: ...
 
     async def publish(self, message: Message) -> None:
         """Queue an event in this unit of work."""

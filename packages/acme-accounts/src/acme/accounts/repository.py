@@ -7,20 +7,21 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from acme.core.persistence import ComponentUnitOfWork, SqlRepository
 
-from .models import Account, AccountStatus, RefreshFamily, RefreshToken, SignInAttempt
-from .tables import accounts, refresh_families, refresh_tokens, sign_in_attempts
+from .models import Account, AccountStatus, RefreshFamily, RefreshToken
+from .tables import accounts, refresh_families, refresh_tokens, spent_sign_ins
 
 __all__ = [
     "SqlAccountRepository",
     "SqlAccountsUnitOfWork",
     "SqlSessionRepository",
-    "SqlSignInAttemptRepository",
+    "SqlSpentSignInRepository",
 ]
 
 
@@ -206,48 +207,43 @@ class SqlSessionRepository(SqlRepository[RefreshFamily]):
         return int(result.rowcount)
 
 
-class SqlSignInAttemptRepository:
-    """Pending sign-ins, each taken (and deleted) at most once."""
+def _spend(insert: Any) -> Any:
+    return (
+        insert(spent_sign_ins)
+        .values(
+            state_hash=bindparam("state_hash"),
+            expires_at=bindparam("expires_at", type_=spent_sign_ins.c.expires_at.type),
+        )
+        .on_conflict_do_nothing(index_elements=[spent_sign_ins.c.state_hash])
+    )
+
+
+# Built once per dialect. ON CONFLICT DO NOTHING, not a caught unique
+# violation: the latter would abort a PostgreSQL transaction.
+_SPEND = {"postgresql": _spend(postgresql.insert), "sqlite": _spend(sqlite.insert)}
+
+
+class SqlSpentSignInRepository:
+    """The states of finished sign-ins, until their attempt would have expired."""
 
     def __init__(self, connection: AsyncConnection) -> None:
         self.connection = connection
 
-    async def add(self, attempt: SignInAttempt) -> None:
-        await self.connection.execute(
-            sign_in_attempts.insert().values(
-                state_hash=attempt.state_hash,
-                nonce=attempt.nonce,
-                code_verifier=attempt.code_verifier,
-                return_to=attempt.return_to,
-                created_at=attempt.created_at,
-                expires_at=attempt.expires_at,
-            )
-        )
+    async def is_spent(self, state_hash: str) -> bool:
+        query = select(spent_sign_ins.c.state_hash).where(spent_sign_ins.c.state_hash == state_hash)
+        return (await self.connection.execute(query)).first() is not None
 
-    async def take(self, state_hash: str) -> SignInAttempt | None:
-        """Remove and return the attempt with this state: a state works once."""
+    async def spend(self, state_hash: str, *, expires_at: datetime) -> bool:
+        """Record the state: of two transactions spending one, one inserts, the other finds it."""
         result = await self.connection.execute(
-            delete(sign_in_attempts)
-            .where(sign_in_attempts.c.state_hash == state_hash)
-            .returning(*sign_in_attempts.c)
+            _SPEND[self.connection.dialect.name],
+            {"state_hash": state_hash, "expires_at": expires_at},
         )
-        row = result.first()
-        if row is None:
-            return None
-        m = row._mapping
-        return SignInAttempt(
-            state_hash=m["state_hash"],
-            nonce=m["nonce"],
-            code_verifier=m["code_verifier"],
-            return_to=m["return_to"],
-            created_at=m["created_at"],
-            expires_at=m["expires_at"],
-        )
+        return bool(result.rowcount == 1)
 
     async def purge_expired(self, now: datetime) -> int:
-        """Delete attempts nobody finished; returns how many."""
         result = await self.connection.execute(
-            delete(sign_in_attempts).where(sign_in_attempts.c.expires_at <= now)
+            delete(spent_sign_ins).where(spent_sign_ins.c.expires_at <= now)
         )
         return int(result.rowcount)
 
@@ -268,5 +264,5 @@ class SqlAccountsUnitOfWork(ComponentUnitOfWork):
         return SqlSessionRepository(self.connection)
 
     @property
-    def sign_in_attempts(self) -> SqlSignInAttemptRepository:
-        return SqlSignInAttemptRepository(self.connection)
+    def spent_sign_ins(self) -> SqlSpentSignInRepository:
+        return SqlSpentSignInRepository(self.connection)

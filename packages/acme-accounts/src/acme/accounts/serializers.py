@@ -68,10 +68,20 @@ class TokenPair(BaseModel):
 
 
 class SignInStart(BaseModel):
-    """Where to send the browser, and the state that ties the callback to this browser."""
+    """Where to send the browser, and what ties the callback to this browser."""
 
     model_config = ConfigDict(frozen=True)
 
     authorization_url: str
     state: str
     expires_in: int
+    bound_state: str = Field(
+        "",
+        exclude=True,
+        repr=False,
+        description=(
+            "the sign-in attempt, sealed (encrypted and authenticated): keep it with this "
+            "browser only (an HttpOnly cookie) and give it back to complete_sign_in; "
+            "never serialized"
+        ),
+    )

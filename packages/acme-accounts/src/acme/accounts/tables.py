@@ -15,7 +15,7 @@ from sqlalchemy import (
 
 from acme.core.persistence import UtcDateTime
 
-__all__ = ["accounts", "metadata", "refresh_families", "refresh_tokens", "sign_in_attempts"]
+__all__ = ["accounts", "metadata", "refresh_families", "refresh_tokens", "spent_sign_ins"]
 
 metadata = MetaData()
 
@@ -33,16 +33,13 @@ accounts = Table(
     UniqueConstraint("issuer", "subject", name="uq_accounts_identity"),
 )
 
-sign_in_attempts = Table(
-    "account_sign_in_attempts",
+# Finished sign-ins only: a started one lives in the browser's sealed cookie.
+spent_sign_ins = Table(
+    "account_spent_sign_ins",
     metadata,
     Column("state_hash", String(64), primary_key=True),
-    Column("nonce", String(128), nullable=False),
-    Column("code_verifier", String(128), nullable=False),
-    Column("return_to", String(2048), nullable=False),
-    Column("created_at", UtcDateTime(), nullable=False),
     Column("expires_at", UtcDateTime(), nullable=False),
-    Index("ix_account_sign_in_attempts_expires_at", "expires_at"),
+    Index("ix_account_spent_sign_ins_expires_at", "expires_at"),
 )
 
 refresh_families = Table(
