@@ -5,9 +5,12 @@ import socket
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.pool import QueuePool
 
+from acme.core.config import AcmeSettings, load_settings
 from acme.core.errors import Invalid, Unavailable
 from acme.core.persistence.database import Database
+from acme.core.secrets import EnvironmentSecrets
 
 
 def closed_port() -> int:
@@ -113,3 +116,29 @@ async def test_an_idle_connection_killed_by_the_server_is_replaced_unnoticed(
         assert new_pid != pid
     finally:
         await database.dispose()
+
+
+async def test_from_settings_applies_the_pool_and_timeout_settings(postgres_url: str) -> None:
+    settings = load_settings(
+        AcmeSettings,
+        secrets=EnvironmentSecrets(
+            {
+                "ACME_DATABASE_URL": postgres_url,
+                "ACME_DB_POOL_SIZE": "3",
+                "ACME_DB_MAX_OVERFLOW": "2",
+                "ACME_DB_POOL_TIMEOUT": "1.5",
+                "ACME_DB_STATEMENT_TIMEOUT_MS": "4321",
+            }
+        ),
+    )
+    db = Database.from_settings(settings, application_name="acme-test")
+    try:
+        pool = db.engine.pool
+        assert isinstance(pool, QueuePool)
+        assert (pool.size(), pool._max_overflow, pool.timeout()) == (3, 2, 1.5)
+        async with db.engine.connect() as connection:
+            value = (await connection.execute(text("SHOW statement_timeout"))).scalar_one()
+            name = (await connection.execute(text("SHOW application_name"))).scalar_one()
+        assert (value, name) == ("4321ms", "acme-test")
+    finally:
+        await db.dispose()

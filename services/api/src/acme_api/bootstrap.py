@@ -90,14 +90,7 @@ class Container:
 
 def build_database(settings: Settings) -> Database:
     """The database adapter described by the settings."""
-    return Database(
-        settings.database_url.get_secret_value(),
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        pool_timeout=settings.db_pool_timeout,
-        statement_timeout_ms=settings.db_statement_timeout_ms,
-        application_name="acme-api",
-    )
+    return Database.from_settings(settings, application_name="acme-api")
 
 
 def load_signing_keys(settings: Settings) -> KeySet:

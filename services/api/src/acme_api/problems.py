@@ -115,7 +115,10 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
             for e in exc.errors
         ]
     public_extra = {k: v for k, v in exc.extra.items() if k != "www_authenticate"}
-    if status >= 500:
+    if isinstance(exc, Unavailable) and exc.diagnostic:
+        # The cause (driver message, SQLSTATE) is for operators, never for the body.
+        logger.warning("%s: %s: %s", type(exc).__name__, exc.detail, exc.diagnostic)
+    elif status >= 500:
         logger.warning("%s: %s", type(exc).__name__, exc.detail)
     return problem_response(
         request,

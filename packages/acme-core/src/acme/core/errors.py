@@ -123,7 +123,24 @@ class Malformed(Invalid):
 
 
 class Unavailable(DomainError):
-    """A dependency (database, broker, identity provider) cannot be reached now."""
+    """A dependency (database, broker, identity provider) cannot be reached now.
+
+    Args:
+        diagnostic: Why, for operators (the driver's message, a SQLSTATE):
+            the API logs it and never shows it to clients. It must not
+            contain secrets either.
+    """
 
     default_code = "unavailable"
     title = "Service unavailable"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        extra: Mapping[str, object] | None = None,
+        diagnostic: str | None = None,
+    ) -> None:
+        super().__init__(detail, code=code, extra=extra)
+        self.diagnostic = diagnostic

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 from pydantic_core import from_json
 from sqlalchemy import event, text
@@ -18,10 +18,14 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from acme.core.errors import Invalid, Unavailable
+from acme.core.errors import Invalid
 from acme.core.logging import register_secret
 
+from ._diagnosis import database_unavailable
 from .unit_of_work import SqlUnitOfWork
+
+if TYPE_CHECKING:
+    from acme.core.config import AcmeSettings
 
 __all__ = ["Database"]
 
@@ -115,6 +119,27 @@ class Database:
                 self.engine.sync_engine, "checkout", partial(_ping_if_idle, after=pre_ping_after)
             )
 
+    @classmethod
+    def from_settings(
+        cls, settings: AcmeSettings, *, application_name: str = "acme", echo: bool = False
+    ) -> Self:
+        """The database ``ACME_DATABASE_URL`` names, with the ``ACME_DB_*`` pool and timeouts.
+
+        Args:
+            settings: The process's settings (:class:`AcmeSettings` or a subclass).
+            application_name: Shown in ``pg_stat_activity`` (say which process).
+            echo: Log every statement (debugging).
+        """
+        return cls(
+            settings.database_url.get_secret_value(),
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout,
+            statement_timeout_ms=settings.db_statement_timeout_ms,
+            application_name=application_name,
+            echo=echo,
+        )
+
     @property
     def is_postgresql(self) -> bool:
         return self.dialect == "postgresql"
@@ -131,15 +156,13 @@ class Database:
         """Run ``SELECT 1``.
 
         Raises:
-            Unavailable: the database cannot be reached.
+            Unavailable: the database cannot be reached (``diagnostic`` says why).
         """
         try:
             async with self.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
         except (SQLAlchemyError, OSError, TimeoutError) as exc:
-            raise Unavailable(
-                f"database unreachable: {type(exc).__name__}", code="database_unavailable"
-            ) from exc
+            raise database_unavailable(exc) from exc
 
     async def dispose(self) -> None:
         """Close every pooled connection."""

@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
-from acme.core.errors import Unavailable
+from ._diagnosis import database_unavailable
 
 if TYPE_CHECKING:
     from acme.core.messaging import EventPublisher, Message
@@ -87,10 +87,6 @@ def _cannot_connect(error: BaseException) -> bool:
     return _unreachable(error) or isinstance(error, DBAPIError)
 
 
-def _unavailable(error: BaseException) -> Unavailable:
-    return Unavailable(f"database unreachable: {type(error).__name__}", code="database_unavailable")
-
-
 class SqlUnitOfWork:
     """A unit of work on one SQLAlchemy connection.
 
@@ -99,7 +95,8 @@ class SqlUnitOfWork:
 
     An outage (see :func:`is_outage`) on entering, inside the block or on
     commit surfaces as :class:`~acme.core.errors.Unavailable` (HTTP 503 with
-    ``Retry-After``), never as the driver's exception. A commit that fails
+    ``Retry-After``), never as the driver's exception; its ``diagnostic``
+    keeps the driver's message and SQLSTATE for the log. A commit that fails
     that way may or may not have been applied: the caller only knows it was
     not acknowledged.
 
@@ -129,7 +126,7 @@ class SqlUnitOfWork:
             connection = await self._engine.connect()
         except Exception as exc:
             if _cannot_connect(exc):
-                raise _unavailable(exc) from exc
+                raise database_unavailable(exc) from exc
             raise
         try:
             if self.read_only:
@@ -139,7 +136,7 @@ class SqlUnitOfWork:
         except BaseException as exc:
             await _close_quietly(connection)
             if isinstance(exc, Exception) and _unreachable(exc):
-                raise _unavailable(exc) from exc
+                raise database_unavailable(exc) from exc
             raise
         self._connection = connection
         self._after_commit = []
@@ -165,7 +162,7 @@ class SqlUnitOfWork:
         finally:
             await _close_quietly(connection)
         if exc is not None and is_outage(exc):
-            raise _unavailable(exc) from exc
+            raise database_unavailable(exc) from exc
 
     async def commit(self) -> None:
         if self.read_only:
@@ -176,7 +173,7 @@ class SqlUnitOfWork:
             await self._transaction.commit()
         except Exception as exc:
             if _unreachable(exc):
-                raise _unavailable(exc) from exc
+                raise database_unavailable(exc) from exc
             raise
         callbacks, self._after_commit = self._after_commit, []
         for callback in callbacks:
