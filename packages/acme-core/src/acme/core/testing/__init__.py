@@ -5,8 +5,8 @@ acme.core.testing.plugin``, or ``pytest_plugins`` in its top conftest),
 which provides fixtures for real PostgreSQL and RabbitMQ (one fresh database
 per run) and the skip-or-fail policy for unreachable services. Beside them:
 :mod:`.fakes` (in-memory fakes of the ports), :mod:`.waiting` (loopback ports
-and polling), :mod:`.oidc` (a loopback OpenID provider) and
-:mod:`.rabbitmq_node` (a private broker node).
+and polling), :mod:`.processes` (servers stopped by process group), :mod:`.oidc`
+(a loopback OpenID provider) and :mod:`.rabbitmq_node` (a private broker node).
 """
 
 from __future__ import annotations
@@ -18,15 +18,18 @@ from ._services import (
     delete_rabbitmq_topology,
     services_required,
 )
-from .waiting import eventually, free_port, wait_until
+from .processes import stop_process_group
+from .waiting import accepts_connections, eventually, free_port, wait_until
 
 __all__ = [
     "DEFAULT_TEST_AMQP_URL",
     "DEFAULT_TEST_DATABASE_URL",
     "ServiceUnavailable",
+    "accepts_connections",
     "delete_rabbitmq_topology",
     "eventually",
     "free_port",
     "services_required",
+    "stop_process_group",
     "wait_until",
 ]

@@ -10,14 +10,13 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from .waiting import free_port
+from .waiting import accepts_connections, free_port
 
 __all__ = ["RabbitMQNode", "rabbitmq_server_available"]
 
@@ -91,13 +90,6 @@ class RabbitMQNode:
             "ERL_FLAGS": "-kernel inet_dist_use_interface {127,0,0,1}",
         }
 
-    def _answers(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                return True
-        except OSError:
-            return False
-
     def start(self) -> None:
         """Boot the node and wait until it accepts AMQP connections."""
         self._boots += 1
@@ -111,7 +103,7 @@ class RabbitMQNode:
         )
         log.close()
         deadline = time.monotonic() + self.boot_timeout
-        while not self._answers():
+        while not accepts_connections(self.port):
             if self._process.poll() is not None:
                 raise RuntimeError(
                     f"rabbitmq-server exited with {self._process.returncode}; "

@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-__all__ = ["eventually", "free_port", "wait_until"]
+__all__ = ["accepts_connections", "eventually", "free_port", "wait_until"]
 
 T = TypeVar("T")
 
@@ -18,6 +18,15 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def accepts_connections(port: int, *, host: str = "127.0.0.1") -> bool:
+    """Whether something listens on ``host:port`` (a server that has bound its port)."""
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
 
 
 def wait_until(
