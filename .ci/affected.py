@@ -3,7 +3,8 @@
 The dependency graph is read from the packages' own pyproject files (a change to
 acme-core retests acme-accounts, acme-items and the API). ``deploy/`` and
 ``benchmarks/`` run the API, so they depend on it, and so does ``.ci/tests``
-(the release rehearsal installs every wheel). A change outside these (CI,
+(the release rehearsal installs every wheel); the benchmark runner starts its
+stack with ``deploy/stackkit``, so it depends on ``deploy/`` too. A change outside these (CI,
 workspace configuration) retests everything; top-level Markdown retests nothing.
 
     python .ci/affected.py --base origin/main            # JSON list on stdout
@@ -40,7 +41,7 @@ def dependencies(root: Path = ROOT) -> dict[str, set[str]]:
     """Suite -> the suites it depends on directly (acme-* requirements, deploy -> acme-api)."""
     graph: dict[str, set[str]] = {
         "deploy": {"acme-api"},
-        "benchmarks": {"acme-api"},
+        "benchmarks": {"acme-api", "deploy"},
         "ci": {"acme-api"},
     }
     for name, (directory, _tests) in SUITES.items():

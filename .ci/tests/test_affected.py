@@ -32,7 +32,12 @@ def test_a_component_change_retests_it_and_the_api_only(affected: ModuleType) ->
         "benchmarks",
         "ci",
     ]
-    assert affected.affected(["deploy/nginx/templates/acme.conf.template"], graph) == ["deploy"]
+    # The benchmark runner renders deploy/'s edge template through deploy/stackkit.
+    assert affected.affected(["deploy/nginx/templates/acme.conf.template"], graph) == [
+        "deploy",
+        "benchmarks",
+    ]
+    assert affected.affected(["deploy/stackkit/nginx.py"], graph) == ["deploy", "benchmarks"]
 
 
 def test_workspace_configuration_retests_everything_and_docs_nothing(affected: ModuleType) -> None:

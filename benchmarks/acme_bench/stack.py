@@ -5,55 +5,31 @@ python:acme_api.gunicorn_conf``, with the worker count and bind address
 given through ``ACME_GUNICORN_WORKERS`` / ``ACME_GUNICORN_BIND``. Another ASGI
 app (the floor, the benchmark-only variants) is served by the same command
 with its import path as gunicorn's positional argument, so every target
-runs on the same server with the same settings.
+runs on the same server with the same settings. The servers themselves are
+``stackkit``'s (deploy/stackkit), the launcher the deploy tests use too.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import signal
-import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from string import Template
 from types import TracebackType
 
-from acme.core.testing import free_port
+from stackkit import EDGE_TEMPLATE, Gunicorn, Nginx, StackError, http_ok, render_edge, wait_ready
 
 from .debian import MissingTool, debian_tool
-from .parsing import summarize_lines
 from .paths import BENCH_DIR
 
-__all__ = ["AppTarget", "Stack", "StackError", "free_port", "nginx_binary"]
-
-NGINX_TEMPLATE = BENCH_DIR / "nginx" / "nginx.conf.template"
-EDGE_TEMPLATE = BENCH_DIR.parent / "deploy" / "nginx" / "templates" / "acme.conf.template"
-_EDGE_NAME = re.compile(r"\$\{(ACME_NGINX_[A-Z_]+)\}")
-
-
-def render_edge(template: str, values: Mapping[str, str]) -> str:
-    """The production edge template with its ``${ACME_NGINX_*}`` names filled (as envsubst).
-
-    Raises:
-        StackError: the template names a variable the runner does not set.
-    """
-
-    def value(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in values:
-            raise StackError(f"the nginx template needs {name}, which the runner does not set")
-        return values[name]
-
-    return _EDGE_NAME.sub(value, template)
-
-
-class StackError(RuntimeError):
-    """The stack did not come up; the message carries the server's last log lines."""
+__all__ = [
+    "EDGE_TEMPLATE",
+    "AppTarget",
+    "Stack",
+    "StackError",
+    "nginx_binary",
+    "render_edge",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,42 +70,6 @@ def nginx_binary() -> str:
         raise StackError(str(exc)) from None
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    last_error = "no answer"
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise StackError(
-                f"the server exited with status {process.returncode} before it was ready:\n"
-                + summarize_lines(log.read_text(errors="replace").splitlines())
-            )
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-                last_error = f"status {response.status}"
-        except urllib.error.HTTPError as exc:
-            last_error = f"status {exc.code}"
-        except OSError as exc:
-            last_error = str(exc)
-        time.sleep(0.2)
-    raise StackError(
-        f"{url} not ready after {timeout:.0f}s ({last_error}):\n"
-        + summarize_lines(log.read_text(errors="replace").splitlines())
-    )
-
-
-def _stop(process: subprocess.Popen[bytes] | None, sig: int, timeout: float = 30) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.send_signal(sig)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 class Stack:
     """gunicorn (and nginx) serving one :class:`AppTarget`, as a context manager.
 
@@ -155,34 +95,21 @@ class Stack:
         self.run_dir = run_dir
         self.use_nginx = target.nginx
         self.ready_timeout = ready_timeout
-        self.server: subprocess.Popen[bytes] | None = None
-        self.proxy: subprocess.Popen[bytes] | None = None
-        self.app_port = 0
-        self.proxy_port = 0
+        self.server: Gunicorn | None = None
+        self.proxy: Nginx | None = None
 
     @property
     def url(self) -> str:
-        port = self.proxy_port if self.use_nginx else self.app_port
-        return f"http://127.0.0.1:{port}"
+        served = self.proxy if self.use_nginx else self.server
+        return served.url if served is not None else "http://127.0.0.1:0"
 
     @property
     def server_pid(self) -> int | None:
-        return self.server.pid if self.server else None
+        return self.server.process.pid if self.server and self.server.process else None
 
     @property
     def proxy_pid(self) -> int | None:
-        return self.proxy.pid if self.proxy else None
-
-    def _server_env(self) -> dict[str, str]:
-        path = os.pathsep.join(p for p in (str(BENCH_DIR), os.environ.get("PYTHONPATH")) if p)
-        return {
-            **os.environ,
-            **self.env,
-            **self.target.env,
-            "ACME_GUNICORN_WORKERS": str(self.workers),
-            "ACME_GUNICORN_BIND": f"127.0.0.1:{self.app_port}",
-            "PYTHONPATH": path,
-        }
+        return self.proxy.process.pid if self.proxy and self.proxy.process else None
 
     def start(self) -> Stack:
         """Start the server (and nginx) and wait until the app answers ready.
@@ -190,60 +117,48 @@ class Stack:
         Raises:
             StackError: a process exited or never answered.
         """
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.app_port = free_port()
-        command = [str(self.target.bin_dir / "gunicorn"), "-c", "python:acme_api.gunicorn_conf"]
-        if self.target.app_uri:
-            command.append(self.target.app_uri)
-        log = self.run_dir / f"server-{self.target.name}.log"
-        with log.open("ab") as handle:
-            self.server = subprocess.Popen(
-                command,
-                cwd=self.run_dir,
-                env=self._server_env(),
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        app_url = f"http://127.0.0.1:{self.app_port}{self.target.ready_path}"
-        _wait_ready(app_url, self.server, log, self.ready_timeout)
+        # The runner's own apps (floor, noauth) are imported from benchmarks/ by the server.
+        path = os.pathsep.join(p for p in (str(BENCH_DIR), os.environ.get("PYTHONPATH")) if p)
+        self.server = Gunicorn(
+            self.run_dir,
+            env={**self.env, **self.target.env, "PYTHONPATH": path},
+            workers=self.workers,
+            bin_dir=self.target.bin_dir,
+            app_uri=self.target.app_uri,
+            ready_path=self.target.ready_path,
+            log_name=f"server-{self.target.name}.log",
+        )
+        self.server.start(timeout=self.ready_timeout)
         if self.use_nginx:
-            self._start_nginx()
+            self._start_nginx(self.server)
         return self
 
-    def _start_nginx(self) -> None:
-        prefix = self.run_dir / f"nginx-{self.target.name}"
-        prefix.mkdir(parents=True, exist_ok=True)
-        self.proxy_port = free_port()
-        edge = {
-            "ACME_NGINX_LISTEN": f"127.0.0.1:{self.proxy_port}",
-            "ACME_NGINX_UPSTREAM": f"127.0.0.1:{self.app_port}",
-            "ACME_NGINX_LOG_DIR": str(prefix),
-            "ACME_NGINX_RATE_LIMIT": "1000000r/s",
-            "ACME_NGINX_RATE_BURST": "1000000",
-        }
-        (prefix / "acme.conf").write_text(render_edge(EDGE_TEMPLATE.read_text(), edge))
-        conf = prefix / "nginx.conf"
-        conf.write_text(
-            Template(NGINX_TEMPLATE.read_text()).safe_substitute(
-                workers=str(self.workers), prefix=str(prefix)
-            )
+    def _start_nginx(self, server: Gunicorn) -> None:
+        # Every benchmark request comes from one address: the per-client limit is lifted.
+        self.proxy = Nginx(
+            self.run_dir / f"nginx-{self.target.name}",
+            upstream=server.address,
+            rate_limit="1000000r/s",
+            rate_burst=1000000,
+            workers=self.workers,
+            binary=nginx_binary(),
         )
-        log = prefix / "nginx-stdout.log"
-        with log.open("ab") as handle:
-            self.proxy = subprocess.Popen(
-                [nginx_binary(), "-p", str(prefix), "-c", str(conf), "-e", str(prefix / "e.log")],
-                stdout=handle,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        url = f"http://127.0.0.1:{self.proxy_port}{self.target.ready_path}"
-        _wait_ready(url, self.proxy, prefix / "nginx-error.log", 15)
+        self.proxy.start()
+        assert self.proxy.process is not None
+        wait_ready(
+            http_ok(f"{self.proxy.url}{self.target.ready_path}"),
+            process=self.proxy.process,
+            log=self.proxy.logs / "main-error.log",
+            timeout=15,
+            what=f"{self.target.name} through nginx",
+        )
 
     def stop(self) -> None:
         """Stop nginx gracefully, then gunicorn (SIGTERM: finish in-flight requests)."""
-        _stop(self.proxy, signal.SIGQUIT)
-        _stop(self.server, signal.SIGTERM)
+        if self.proxy is not None:
+            self.proxy.stop(timeout=30)
+        if self.server is not None:
+            self.server.stop(timeout=30)
 
     def __enter__(self) -> Stack:
         try:

@@ -5,15 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-
 from stackkit import (
     BIN,
     PG_BIN,
@@ -21,6 +17,7 @@ from stackkit import (
     Nginx,
     PrivatePostgres,
     private_postgres,
+    running,
 )
 
 from acme.core.testing import services_required
@@ -83,25 +80,16 @@ def api(postgres_cluster: PrivatePostgres, amqp_url: str) -> Iterator[ApiUnderSu
         check=False,
     )
     assert migrate.returncode == 0, migrate.stderr
-    try:
-        server.start()
+    with running(server):
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
 def edge(api: ApiUnderSupervisor, nginx_binary: str) -> Iterator[Nginx]:
     """nginx with the deploy/ site config in front of the API (a generous rate limit)."""
     root = Path(tempfile.mkdtemp(prefix="acme-nginx-"))
-    proxy = Nginx(root, upstream=api.address)
-    try:
-        proxy.start()
+    with running(Nginx(root, upstream=api.address, binary=nginx_binary)) as proxy:
         yield proxy
-    finally:
-        proxy.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from stackkit import ApiUnderSupervisor, Nginx, wait_until
+from stackkit import ApiUnderSupervisor, Nginx, running
+
+from acme.core.testing import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.system]
 
@@ -93,13 +94,11 @@ def test_gzip_for_clients_that_accept_it(edge: Nginx, ready_api: ApiUnderSupervi
 def strict_edge(ready_api: ApiUnderSupervisor, nginx_binary: str) -> Iterator[Nginx]:
     """A second nginx with a tight per-client limit: 2 requests a second, a burst of 3."""
     root = Path(tempfile.mkdtemp(prefix="acme-nginx-strict-"))
-    proxy = Nginx(root, upstream=ready_api.address, rate_limit="2r/s", rate_burst=3)
-    try:
-        proxy.start()
+    strict = Nginx(
+        root, upstream=ready_api.address, rate_limit="2r/s", rate_burst=3, binary=nginx_binary
+    )
+    with running(strict) as proxy:
         yield proxy
-    finally:
-        proxy.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_each_client_is_rate_limited_with_a_problem_document(strict_edge: Nginx) -> None:

@@ -27,8 +27,9 @@ from stackkit import (
     Outcome,
     PrivatePostgres,
     load,
-    wait_until,
 )
+
+from acme.core.testing import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.system]
 

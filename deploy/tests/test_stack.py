@@ -11,7 +11,9 @@ from collections.abc import Iterable
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from stackkit import ApiUnderSupervisor, Nginx, load, wait_until
+from stackkit import ApiUnderSupervisor, Nginx, load
+
+from acme.core.testing import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.system]
 
