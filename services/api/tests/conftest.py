@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -20,6 +23,7 @@ from acme.core.config import load_settings
 from acme.core.migrations import Migrator
 from acme.core.secrets import EnvironmentSecrets
 from acme.core.security import KeySet
+from acme.core.testing import wait_until
 from acme_api.cli import main
 from acme_api.main import create_app
 from acme_api.settings import Settings
@@ -52,6 +56,53 @@ async def client_of(app: FastAPI, base_url: str) -> AsyncIterator[httpx.AsyncCli
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url=base_url) as http:
         yield http
+
+
+@dataclass
+class Served:
+    """``acme-api serve`` in a subprocess: where it answers, and all it printed once stopped."""
+
+    base: str
+    process: subprocess.Popen[str]
+    output: str = ""
+
+
+def _answers(url: str) -> bool:
+    try:
+        httpx.get(url, timeout=1)
+    except httpx.TransportError:
+        return False
+    return True
+
+
+@contextmanager
+def serving(*, port: int, cwd: Path, env: dict[str, str] | None = None) -> Iterator[Served]:
+    """``acme-api serve --port`` as a person runs it, with no ``ACME_*`` but ``env``.
+
+    Yields once the server answers (or has exited: the test's first request says why);
+    stops it with Ctrl-C (SIGINT) and keeps its output in ``Served.output``.
+    """
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("ACME_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "acme_api", "serve", "--port", str(port)],
+        cwd=cwd,
+        env=clean | (env or {}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    served = Served(f"http://127.0.0.1:{port}", process)
+    try:
+        wait_until(
+            lambda: process.poll() is not None or _answers(f"{served.base}/health/live"),
+            timeout=60,
+            what=f"acme-api serve on port {port}",
+            interval=0.2,
+        )
+        yield served
+    finally:
+        process.send_signal(signal.SIGINT)
+        served.output, _ = process.communicate(timeout=30)
 
 
 @pytest.fixture

@@ -115,6 +115,12 @@ class NodeProvider:
                 time.sleep(0.1)
         raise RuntimeError("oidc-provider did not start in 30 s")
 
+    def __enter__(self) -> NodeProvider:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
     def stop(self) -> str:
         if self.process is None:
             return ""

@@ -3,20 +3,15 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from acme.core.testing.plugin import unavailable
 
+from .conftest import serving
 from .oidc_peer import NodeProvider, free_port, provider_keys
 
 pytestmark = [pytest.mark.integration, pytest.mark.system]
@@ -43,45 +38,22 @@ def api_port() -> int:
 @pytest.fixture
 def provider(tmp_path: Path, api_port: int) -> Iterator[NodeProvider]:
     callback = f"http://127.0.0.1:{api_port}/auth/callback"
-    running = NodeProvider(redirect_uris=[callback], keys=provider_keys(), workdir=tmp_path)
-    running.start()
-    try:
+    with NodeProvider(redirect_uris=[callback], keys=provider_keys(), workdir=tmp_path) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture
 def api_base(tmp_path: Path, api_port: int, provider: NodeProvider) -> Iterator[str]:
-    base = f"http://127.0.0.1:{api_port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ACME_")} | {
-        "ACME_PUBLIC_URL": base,
+    env = {
+        "ACME_PUBLIC_URL": f"http://127.0.0.1:{api_port}",
         "ACME_OIDC_PROFILE": "standard",
         "ACME_OIDC_ISSUER": provider.issuer,
         "ACME_OIDC_CLIENT_ID": provider.client_id,
         "ACME_OIDC_CLIENT_SECRET": provider.client_secret,
     }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "acme_api", "serve", "--port", str(api_port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and server.poll() is None:
-            try:
-                httpx.get(f"{base}/health/live", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        yield base
-    finally:
-        server.send_signal(signal.SIGINT)
-        output, _ = server.communicate(timeout=30)
-        assert "Traceback" not in output, output
+    with serving(port=api_port, cwd=tmp_path, env=env) as served:
+        yield served.base
+    assert "Traceback" not in served.output, served.output
 
 
 def test_sign_in_through_the_page_with_chromium(

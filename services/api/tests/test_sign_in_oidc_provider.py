@@ -31,12 +31,8 @@ CALLBACK = f"{PUBLIC}/auth/callback"
 
 @pytest.fixture
 def provider(tmp_path: Path) -> Iterator[NodeProvider]:
-    running = NodeProvider(redirect_uris=[CALLBACK], keys=provider_keys(), workdir=tmp_path)
-    running.start()
-    try:
+    with NodeProvider(redirect_uris=[CALLBACK], keys=provider_keys(), workdir=tmp_path) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture
