@@ -43,6 +43,19 @@ def consumer_name(run_id: str, label: str) -> str:
     return f"test.{run_id}.{label}.{uuid.uuid4().hex[:6]}"
 
 
+async def next_dead_letter(
+    channel: aio_pika.abc.AbstractChannel, queue_name: str
+) -> aio_pika.abc.AbstractIncomingMessage:
+    """The first message on a dead-letter queue, waited for (the broker routes it meanwhile)."""
+    queue = await channel.get_queue(queue_name, ensure=True)
+    for _ in range(100):
+        dead = await queue.get(fail=False)
+        if dead is not None:
+            return dead
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"nothing reached {queue_name} in 5 s")
+
+
 async def test_published_messages_reach_matching_subscribers(
     make_bus: BusFactory, run_id: str
 ) -> None:
@@ -105,14 +118,7 @@ async def test_a_poison_message_is_dead_lettered_after_max_attempts(
     connection = await aio_pika.connect(amqp_url)
     async with connection:
         channel = await connection.channel()
-        queue = await channel.get_queue(bus.dead_letter_queue_name(name), ensure=True)
-        dead = None
-        for _ in range(100):
-            dead = await queue.get(fail=False)
-            if dead is not None:
-                break
-            await asyncio.sleep(0.05)
-        assert dead is not None
+        dead = await next_dead_letter(channel, bus.dead_letter_queue_name(name))
         await dead.ack()
         assert Message.from_json(dead.body) == sent
         assert dead.headers[ATTEMPT_HEADER] == 3
@@ -138,14 +144,7 @@ async def test_unreadable_bodies_go_straight_to_the_dead_letter_queue(
         channel = await connection.channel()
         exchange = await channel.get_exchange(make_bus.exchange)  # type: ignore[attr-defined]
         await exchange.publish(aio_pika.Message(b"not json"), routing_key="item.created")
-        queue = await channel.get_queue(bus.dead_letter_queue_name(name), ensure=True)
-        dead = None
-        for _ in range(100):
-            dead = await queue.get(fail=False)
-            if dead is not None:
-                break
-            await asyncio.sleep(0.05)
-        assert dead is not None
+        dead = await next_dead_letter(channel, bus.dead_letter_queue_name(name))
         assert dead.body == b"not json"
         await dead.ack()
     assert calls == []

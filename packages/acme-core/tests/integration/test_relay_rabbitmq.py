@@ -15,23 +15,20 @@ from acme.core.messaging.outbox import Outbox
 from acme.core.messaging.rabbitmq import RabbitMQBus
 from acme.core.messaging.relay import OutboxRelay
 from acme.core.messaging.tables import outbox
-from acme.core.migrations import Migrator
 from acme.core.persistence.database import Database
 from acme.core.testing import delete_rabbitmq_topology
 
-pytestmark = pytest.mark.integration
+# The relay publishes to the real broker from PostgreSQL, as in production.
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.parametrize("empty_database_url", ["postgresql"], indirect=True),
+]
 
 
 @pytest.fixture
-async def database(fresh_postgres_url: str) -> AsyncIterator[Database]:
-    migrator = Migrator(fresh_postgres_url)
-    migrator.branches = [b for b in migrator.branches if b.name == "core"]
-    await asyncio.to_thread(migrator.upgrade)
-    db = Database(fresh_postgres_url)
-    try:
-        yield db
-    finally:
-        await db.dispose()
+def database(core_database: Database) -> Database:
+    """core's tables on a PostgreSQL database of the test's own (the relay's production case)."""
+    return core_database
 
 
 @pytest.fixture
