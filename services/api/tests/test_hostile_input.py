@@ -9,6 +9,7 @@ property test below writes the raw JSON itself.
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from datetime import UTC, datetime
@@ -140,3 +141,68 @@ def test_stored_text_that_is_not_unicode_still_encodes() -> None:
     assert decoded["created_at"].endswith("Z")
     page = json.loads(page_json([item], None))
     assert page["items"] == [decoded]
+
+
+def _unsealed(order: list[str], values: list[Any]) -> str:
+    raw = json.dumps({"o": order, "v": values}).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+# What an outside review sent as cursors; each was a 500 before cursors were sealed.
+FORGED_CURSORS = [
+    ("", _unsealed(["-created_at", "-id"], ["x", "y"])),
+    ("", _unsealed(["-created_at", "-id"], [1, 2])),
+    ("", _unsealed(["-created_at", "-id"], [1e999, 2])),
+    ("", _unsealed(["-created_at", "-id"], [True, 2])),
+    ("sort=order&", _unsealed(["order", "id"], [2147483648, {"u": str(uuid.uuid4())}])),
+    ("", "bm9wZQ"),
+    ("", "x.y.z"),
+]
+
+
+@pytest.mark.parametrize(("query", "cursor"), FORGED_CURSORS)
+async def test_a_forged_cursor_is_a_400(api: Api, query: str, cursor: str) -> None:
+    answer = await api.http.get(f"/items?{query}cursor={cursor}", headers=api.alice)
+    is_problem(answer, 400, "invalid_cursor")
+
+
+async def _next_cursor(api: Api, query: str, headers: dict[str, str]) -> str:
+    for n in range(3):
+        await api.http.post("/items", json={"title": f"t{n}", "tags": ["a"]}, headers=headers)
+    page = (await api.http.get(f"/items?limit=1&{query}", headers=headers)).json()
+    return str(page["next"]).split("cursor=")[1]
+
+
+async def test_a_cursor_belongs_to_its_account_and_its_filters(api: Api) -> None:
+    mine = await _next_cursor(api, "tag=a", api.alice)
+    assert (await api.http.get(f"/items?limit=1&tag=a&cursor={mine}", headers=api.alice)).is_success
+    bobs = await _next_cursor(api, "tag=a", api.bob)
+    is_problem(
+        await api.http.get(f"/items?tag=a&cursor={bobs}", headers=api.alice), 400, "invalid_cursor"
+    )
+    is_problem(
+        await api.http.get(f"/items?tag=b&cursor={mine}", headers=api.alice), 400, "invalid_cursor"
+    )
+    is_problem(
+        await api.http.get(f"/items?cursor={mine}", headers=api.alice), 400, "invalid_cursor"
+    )
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+async def test_random_and_mutated_cursors_are_a_400(api: Api, data: st.DataObject) -> None:
+    real = await _next_cursor(api, "", api.alice) if not hasattr(api, "cursor") else api.cursor
+    api.cursor = real  # type: ignore[attr-defined]  # one real cursor per app, mutated many ways
+    index = data.draw(st.integers(0, len(real) - 1))
+    replacement = data.draw(st.characters(codec="ascii", categories=["L", "N", "P", "S"]))
+    mutated = real[:index] + replacement + real[index + 1 :]
+    candidate = data.draw(st.one_of(st.just(mutated), st.text(max_size=200)))
+    answer = await api.http.get("/items", params={"cursor": candidate}, headers=api.alice)
+    if candidate == real:
+        assert answer.status_code == 200
+    else:
+        assert answer.status_code in (400, 422), answer.text  # 422: longer than 2048
+        assert answer.json()["code"] in ("invalid_cursor", "validation_failed")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import asdict, dataclass, replace
@@ -9,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Uuid
+from sqlalchemy import Column, Integer, MetaData, String, Table, Uuid
 from sqlalchemy.engine import Row
 
 from acme.core.errors import Conflict, Invalid, Malformed, NotFound
-from acme.core.persistence import SqlRepository
+from acme.core.persistence import SqlRepository, UtcDateTime
 from acme.core.persistence.database import Database
 
 
@@ -34,16 +36,13 @@ widgets = Table(
     Column("id", Uuid, primary_key=True),
     Column("owner", String(50), nullable=False),
     Column("rank", Integer, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Column("label", String(50)),
 )
 
 
 def to_widget(row: Row[Any]) -> Widget:
-    created = row.created_at
-    if created.tzinfo is None:  # SQLite keeps no zone
-        created = created.replace(tzinfo=UTC)
-    return Widget(row.id, row.owner, row.rank, created, row.label)
+    return Widget(row.id, row.owner, row.rank, row.created_at, row.label)
 
 
 def to_values(widget: Widget) -> Mapping[str, Any]:
@@ -238,3 +237,38 @@ async def test_page_rejects_bad_input(database: Database) -> None:
             await repo(uow).page(limit=0)
         with pytest.raises(Malformed):
             await repo(uow).page(after="garbage")
+
+
+def _forged(order: list[str], values: list[Any]) -> str:
+    """A cursor document written by hand, as an attacker would (unsealed, any values)."""
+    raw = json.dumps({"o": order, "v": values}).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+# Each of these reached the driver once and came back as a 500 (DataError, OverflowError).
+FORGED_POSITIONS = [
+    (["-created_at", "-id"], ["x", "y"]),
+    (["-created_at", "-id"], [1, {"u": str(uuid.uuid4())}]),
+    (["-created_at", "-id"], [1e999, {"u": str(uuid.uuid4())}]),
+    (["-created_at", "-id"], [True, {"u": str(uuid.uuid4())}]),
+    (["-created_at", "-id"], [{"dt": "2026-01-01T00:00:00"}, {"u": str(uuid.uuid4())}]),
+    (["rank", "id"], [2147483648, {"u": str(uuid.uuid4())}]),
+    (["rank", "id"], [False, {"u": str(uuid.uuid4())}]),
+    (["rank", "id"], [1.5, {"u": str(uuid.uuid4())}]),
+    (["owner", "id"], ["a\u0000b", {"u": str(uuid.uuid4())}]),
+    (["owner", "id"], ["\ud800", {"u": str(uuid.uuid4())}]),
+    (["owner", "id"], ["ann", "not-a-uuid"]),
+]
+
+
+@pytest.mark.parametrize(("order", "values"), FORGED_POSITIONS)
+async def test_a_forged_position_never_reaches_the_driver(
+    database: Database, order: list[str], values: list[Any]
+) -> None:
+    async with database.unit_of_work() as uow:
+        await repo(uow).add(make())
+        with pytest.raises(Malformed) as caught:
+            await repo(uow).page(order=order[:1], after=_forged(order, values))
+        assert caught.value.code == "invalid_cursor"
+        # the transaction is still usable: nothing failed inside the database
+        assert await repo(uow).count() == 1

@@ -24,6 +24,7 @@ from acme.core.messaging import MessageBus
 from acme.core.messaging.memory import InProcessBus
 from acme.core.messaging.publisher import OutboxPublisher
 from acme.core.messaging.relay import OutboxRelay
+from acme.core.persistence import CursorSigner
 from acme.core.persistence.database import Database
 from acme.core.secrets import build_secrets_chain
 from acme.core.security import KeySet
@@ -228,6 +229,11 @@ async def build(settings: Settings, *, consume: bool = True) -> Container:
         bus=bus,
         relay=relay,
         items=setup_items(
-            unit_of_work=database.unit_of_work, events=events, reader=database.reader
+            unit_of_work=database.unit_of_work,
+            events=events,
+            reader=database.reader,
+            # Every worker and pod shares the signing keys, so a cursor made by
+            # one is accepted by all; it rotates with them.
+            cursors=CursorSigner(keys.derived_secrets("items page cursors")),
         ),
     )

@@ -7,6 +7,7 @@ and changes their own items: another owner's item is :class:`NotFound`.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Collection
 
@@ -54,16 +55,29 @@ async def list_items(
 ) -> Page[Item]:
     """One page of the owner's items, filtered and sorted as asked.
 
+    The cursor of the next page is sealed for this very listing: the same
+    owner, filters and sort.
+
     Raises:
-        Malformed: the cursor is malformed or was made for another sort.
+        Malformed: the cursor was altered, is malformed or was made for
+            another listing (``invalid_cursor``).
     """
     spec = ItemFilter(
         owner_id=owner_id, order=query.order, tag=query.tag, title_prefix=query.title_prefix
     )
+    listing = _listing(spec, query.sort)
+    after = deps.cursors.open(query.cursor, listing)
     async with deps.read() as uow:
-        return await uow.items.list_page(
-            spec, sort=query.sort, after=query.cursor, limit=query.limit
-        )
+        page = await uow.items.list_page(spec, sort=query.sort, after=after, limit=query.limit)
+    return Page(page.items, deps.cursors.seal(page.next_cursor, listing))
+
+
+def _listing(spec: ItemFilter, sort: str) -> str:
+    """What a cursor is bound to: whose items, which filters, which order."""
+    return json.dumps(
+        ["items", str(spec.owner_id), spec.order, spec.tag, spec.title_prefix, sort],
+        separators=(",", ":"),
+    )
 
 
 async def update_item(

@@ -7,13 +7,22 @@ is deliberately not re-exported: only the API's composition root builds it
 
 from __future__ import annotations
 
-from .pagination import Page, SortKey, decode_cursor, encode_cursor, parse_order
+from .pagination import (
+    CursorSigner,
+    Page,
+    SortKey,
+    check_position,
+    decode_cursor,
+    encode_cursor,
+    parse_order,
+)
 from .repository import Repository, SqlRepository
 from .types import UtcDateTime
 from .unit_of_work import ComponentUnitOfWork, SqlUnitOfWork, UnitOfWork
 
 __all__ = [
     "ComponentUnitOfWork",
+    "CursorSigner",
     "Page",
     "Repository",
     "SortKey",
@@ -21,6 +30,7 @@ __all__ = [
     "SqlUnitOfWork",
     "UnitOfWork",
     "UtcDateTime",
+    "check_position",
     "decode_cursor",
     "encode_cursor",
     "parse_order",

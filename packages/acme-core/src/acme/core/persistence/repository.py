@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from acme.core.errors import Conflict, Invalid, NotFound
 
-from .pagination import Page, SortKey, decode_cursor, encode_cursor, parse_order
+from .pagination import Page, SortKey, check_position, decode_cursor, encode_cursor, parse_order
 
 __all__ = ["Repository", "SqlRepository"]
 
@@ -218,7 +218,9 @@ class SqlRepository(Generic[T]):
         keys = self._complete_order(parse_order(order))
         columns = [self.table.c[key.column] for key in keys]
         if after is not None:
-            query = query.where(_after(columns, keys, decode_cursor(after, keys)))
+            position = decode_cursor(after, keys)
+            check_position(columns, position)
+            query = query.where(_after(columns, keys, position))
         query = query.order_by(
             *(c.desc() if k.descending else c.asc() for c, k in zip(columns, keys, strict=True))
         )

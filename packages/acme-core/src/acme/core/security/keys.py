@@ -16,7 +16,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from jwt import PyJWK
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 from jwt.exceptions import PyJWTError
@@ -185,6 +187,24 @@ class KeySet:
     def private_jwks(self) -> dict[str, list[dict[str, Any]]]:
         """The JWKS document with private parts (a secret: store it as one)."""
         return {"keys": [dict(key.private_jwk) for key in self.keys]}
+
+    def derived_secrets(self, purpose: str) -> list[bytes]:
+        """One 32-byte secret per key for ``purpose`` (HKDF-SHA256), in the set's order.
+
+        For symmetric needs (an HMAC over pagination cursors) that should
+        rotate with the signing keys and need no setting of their own. Each
+        purpose gets unrelated secrets, and none reveals the private key.
+        """
+        info = f"acme-core derived secret: {purpose}".encode()
+        secrets = []
+        for key in self.keys:
+            material = key.key.private_bytes(
+                serialization.Encoding.DER,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            secrets.append(HKDF(hashes.SHA256(), length=32, salt=None, info=info).derive(material))
+        return secrets
 
     def __repr__(self) -> str:
         return f"KeySet(kids={[key.kid for key in self.keys]!r})"
