@@ -109,3 +109,12 @@ async def test_the_sealed_cookie_signs_in_once_and_writes_only_then(
     assert replayed.status_code == 400
     assert replayed.json()["code"] == "invalid_state"
     assert await _row_counts(database_url) == after
+
+
+async def test_a_json_start_keeps_the_sealed_attempt_out_of_the_body(
+    api: httpx.AsyncClient,
+) -> None:
+    started = await api.get("/auth/login", headers={"Accept": "application/json"})
+    assert started.status_code == 200, started.text
+    assert set(started.json()) == {"authorization_url", "state", "expires_in"}
+    assert api.cookies["__Host-acme_signin"] not in started.text
