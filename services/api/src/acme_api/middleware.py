@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -53,12 +54,28 @@ class RequestContextMiddleware:
 
     It also caps request bodies at ``max_body_bytes``: a declared
     ``Content-Length`` above the cap is refused before the app runs, and a
-    chunked body is cut off as soon as it passes the cap; both answer 413.
+    chunked body is cut off as soon as it passes the cap; both answer 413
+    with ``Connection: close``. Before answering, the rest of the body is
+    read and dropped (up to ``drain_bytes`` more, for at most
+    ``drain_seconds``), as nginx does: a server that closes a connection
+    with unread data in its socket makes the kernel reset it, and a client
+    that writes its whole body before reading (Python's urllib) then gets
+    "connection reset" instead of the 413. A declared body too large to
+    drain, or one the client waits to send (``Expect: 100-continue``), is
+    refused without reading.
     """
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        drain_bytes: int = 16 * 1024 * 1024,
+        drain_seconds: float = 5.0,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.drain = _Drain(max_bytes=drain_bytes, seconds=drain_seconds)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -82,12 +99,18 @@ class RequestContextMiddleware:
         try:
             declared = _declared_length(scope)
             if declared is not None and declared > limit:
+                if declared <= self.drain.max_bytes and not _expects_continue(scope):
+                    await self.drain(receive)
                 too_large = problem_response(
-                    Request(scope), status=413, code="payload_too_large", detail=_too_large(limit)
+                    Request(scope),
+                    status=413,
+                    code="payload_too_large",
+                    detail=_too_large(limit),
+                    headers=_CLOSE,
                 )
                 await too_large(scope, receive, send_with_id)
                 return
-            await self.app(scope, _limited(receive, limit), send_with_id)
+            await self.app(scope, _limited(receive, limit, self.drain), send_with_id)
         except Exception:
             logger.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             if response_started:
@@ -114,7 +137,39 @@ def _too_large(limit: int) -> str:
     return f"the request body exceeds {limit} bytes"
 
 
-def _limited(receive: Receive, limit: int) -> Receive:
+_CLOSE = {"Connection": "close"}
+
+
+def _expects_continue(scope: Scope) -> bool:
+    return any(
+        name == b"expect" and value.lower() == b"100-continue"
+        for name, value in scope.get("headers", ())
+    )
+
+
+class _Drain:
+    """Reads and drops the rest of a request body, within a byte and a time budget."""
+
+    def __init__(self, *, max_bytes: int, seconds: float) -> None:
+        self.max_bytes = max_bytes
+        self.seconds = seconds
+
+    async def __call__(self, receive: Receive, *, more_body: bool = True) -> None:
+        dropped = 0
+        try:
+            async with asyncio.timeout(self.seconds):
+                while more_body and dropped <= self.max_bytes:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        return  # the client is gone
+                    dropped += len(message.get("body", b""))
+                    more_body = message.get("more_body", False)
+        except TimeoutError:
+            # A client this slow gets its 413 and, perhaps, a reset.
+            logger.info("stopped draining a refused body after %.1f s", self.seconds)
+
+
+def _limited(receive: Receive, limit: int, drain: _Drain) -> Receive:
     """``receive``, refusing a body past ``limit`` bytes while it streams in."""
     received = 0
 
@@ -124,9 +179,10 @@ def _limited(receive: Receive, limit: int) -> Receive:
         if message["type"] == "http.request":
             received += len(message.get("body", b""))
             if received > limit:
+                await drain(receive, more_body=message.get("more_body", False))
                 # An HTTPException passes through FastAPI's body parsing untouched
                 # and is rendered by the problem handlers.
-                raise HTTPException(413, _too_large(limit))
+                raise HTTPException(413, _too_large(limit), headers=_CLOSE)
         return message
 
     return receive_with_limit
