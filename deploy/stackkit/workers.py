@@ -32,6 +32,24 @@ class _ApiServer(Server):
     def ready(self) -> bool:
         return http_ok(f"{self.url}{self.ready_path}")()
 
+    def _output(self) -> Path:
+        raise NotImplementedError
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Wait until the app answers ``ready_path``.
+
+        Raises:
+            StackError: the process exited or ``timeout`` passed, with its log's last lines.
+        """
+        assert self.process is not None
+        wait_ready(
+            self.ready,
+            process=self.process,
+            log=self._output(),
+            timeout=timeout,
+            what=f"{self.url}{self.ready_path}",
+        )
+
     def _launch(self, command: list[str], env: Mapping[str, str], log: Path) -> None:
         with log.open("ab") as output:
             self.process = subprocess.Popen(  # noqa: S603 - this environment's programs
@@ -59,6 +77,9 @@ class Gunicorn(_ApiServer):
     def log(self) -> Path:
         return self.root / self.log_name
 
+    def _output(self) -> Path:
+        return self.log
+
     def environment(self) -> dict[str, str]:
         return {**os.environ, **self.env, **self.gunicorn_settings()}
 
@@ -73,14 +94,7 @@ class Gunicorn(_ApiServer):
         if self.app_uri:
             command.append(self.app_uri)
         self._launch(command, self.environment(), self.log)
-        assert self.process is not None
-        wait_ready(
-            self.ready,
-            process=self.process,
-            log=self.log,
-            timeout=timeout,
-            what=f"{self.url}{self.ready_path}",
-        )
+        self.wait_ready(timeout)
 
 
 @dataclass
@@ -96,6 +110,9 @@ class ApiUnderSupervisor(_ApiServer):
     @property
     def api_log(self) -> Path:
         return self.root / "logs" / "api.log"
+
+    def _output(self) -> Path:
+        return self.api_log
 
     def environment(self) -> dict[str, str]:
         base = {k: v for k, v in os.environ.items() if not k.startswith(("ACME_", "PROMETHEUS"))}
@@ -118,16 +135,6 @@ class ApiUnderSupervisor(_ApiServer):
         command = [str(BIN / "supervisord"), "--configuration", str(SUPERVISORD_CONF)]
         self._launch(command, self.environment(), self.root / "logs" / "supervisord.out")
         self.wait_ready()
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        assert self.process is not None
-        wait_ready(
-            self.ready,
-            process=self.process,
-            log=self.api_log,
-            timeout=timeout,
-            what=f"the API ready on {self.address}",
-        )
 
     def master_pid(self) -> int:
         return int(self.pidfile.read_text().strip())
