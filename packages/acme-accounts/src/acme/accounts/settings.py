@@ -6,10 +6,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, SecretStr, ValidationInfo
 
-from acme.core.config import AcmeSettings, SecretSetting
+from acme.core.config import AcmeSettings, SecretSetting, https_in_production
 from acme.core.errors import Invalid
 from acme.core.security import KeySet
-from acme.core.security.jwks import DEFAULT_MIN_REFETCH_INTERVAL
 
 __all__ = ["AccountsSettings"]
 
@@ -72,7 +71,10 @@ class AccountsSettings(AcmeSettings):
     oidc_profile: Literal["standard", "trustnet"] = Field(
         "trustnet", description="the provider's dialect"
     )
-    oidc_issuer: str = Field("https://auth.trustnet.app", description="the provider's issuer")
+    oidc_issuer: Annotated[str, AfterValidator(https_in_production)] = Field(
+        "https://auth.trustnet.app",
+        description="the provider's issuer; https in production (loopback excepted)",
+    )
     oidc_client_id: Annotated[str | None, AfterValidator(_required_in_production)] = Field(
         None, description="the client registration's id"
     )
@@ -86,8 +88,10 @@ class AccountsSettings(AcmeSettings):
     oidc_token_auth: Literal["client_secret_basic", "client_secret_post"] = Field(
         "client_secret_basic", description="how the client authenticates at the token endpoint"
     )
+    # acme.core.security.jwks.DEFAULT_MIN_REFETCH_INTERVAL; the layering keeps
+    # components off the adapter modules, so the value is repeated here.
     oidc_jwks_refetch_interval: float = Field(
-        DEFAULT_MIN_REFETCH_INTERVAL,
+        5.0,
         ge=0,
         description=(
             "least seconds between two JWKS fetches caused by unknown kids; after the "
