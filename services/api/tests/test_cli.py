@@ -110,6 +110,7 @@ def test_token_issue_is_refused_in_production(run: Run, tmp_path: Path) -> None:
         "ACME_JWT_KEYS": json.dumps(KeySet.generate().private_jwks()),
         "ACME_OIDC_CLIENT_ID": "acme",
         "ACME_OIDC_CLIENT_SECRET": "s3cr3t-from-the-provider-console",
+        "ACME_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'production.db'}",
     }
     result = run("token", "issue", "--account", "x", cwd=tmp_path, env=env)
     assert result.returncode == 2
@@ -120,8 +121,34 @@ def test_token_issue_is_refused_in_production(run: Run, tmp_path: Path) -> None:
 def test_production_without_keys_or_client_names_each_setting(run: Run, tmp_path: Path) -> None:
     result = run("migrate", "--check", cwd=tmp_path, env={"ACME_ENV": "production"})
     assert result.returncode == 2
-    for name in ("ACME_JWT_KEYS", "ACME_OIDC_CLIENT_ID", "ACME_OIDC_CLIENT_SECRET"):
+    for name in (
+        "ACME_JWT_KEYS",
+        "ACME_OIDC_CLIENT_ID",
+        "ACME_OIDC_CLIENT_SECRET",
+        "ACME_DATABASE_URL",
+    ):
         assert f"{name}: required when ACME_ENV=production" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_production_refuses_plain_http_but_on_loopback(run: Run, tmp_path: Path) -> None:
+    env = {
+        "ACME_ENV": "production",
+        "ACME_PUBLIC_URL": "http://api.example.com",
+        "ACME_OIDC_ISSUER": "http://id.example.com",
+    }
+    result = run("migrate", "--check", cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    for name in ("ACME_PUBLIC_URL", "ACME_OIDC_ISSUER"):
+        assert f"{name}: must be an https:// URL when ACME_ENV=production" in result.stderr
+    loopback = env | {
+        "ACME_PUBLIC_URL": "http://127.0.0.1:8080",
+        "ACME_OIDC_ISSUER": "http://localhost:9000",
+    }
+    again = run("migrate", "--check", cwd=tmp_path, env=loopback)
+    assert again.returncode == 2  # still: no keys, no client, no database
+    assert "ACME_PUBLIC_URL" not in again.stderr
+    assert "ACME_OIDC_ISSUER" not in again.stderr
 
 
 def test_keys_generate_prints_a_usable_private_jwks_and_rotates(run: Run, tmp_path: Path) -> None:

@@ -99,7 +99,7 @@ async def test_create_then_read_it_back(api: Api) -> None:
         1,
     )
     location = created.headers["location"]
-    assert location == f"http://testserver/items/{body['id']}"
+    assert location == f"http://127.0.0.1:8000/items/{body['id']}"  # ACME_PUBLIC_URL, not Host
     assert created.headers["etag"] == '"1"'
     fetched = await api.http.get(location, headers=api.alice)
     assert fetched.status_code == 200

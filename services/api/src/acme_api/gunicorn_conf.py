@@ -10,7 +10,10 @@ Every value comes from an ``ACME_GUNICORN_*`` variable (or ``GUNICORN_CMD_ARGS``
 - ``ERROR_LOG`` (``-``: stderr), ``LOG_LEVEL`` (``info``), ``PIDFILE`` (none),
   ``FORWARDED_ALLOW_IPS`` (``127.0.0.1``: the nginx in front), ``CONTROL_SOCKET`` (off);
 - ``ACME_METRICS_DIR``: where workers share their Prometheus values (a fresh
-  temporary directory when unset); emptied when gunicorn starts.
+  temporary directory when unset); emptied when gunicorn starts;
+- ``ACME_METRICS_BIND``: ``HOST:PORT`` where the master serves ``GET /metrics``,
+  every worker's values merged, apart from the API's listener (unset: the
+  workers serve ``/metrics`` themselves in development, nobody in production).
 """
 
 from __future__ import annotations
@@ -69,6 +72,16 @@ def on_starting(server: Any) -> None:
             shutil.rmtree(entry)
         else:
             entry.unlink()
+
+
+def when_ready(server: Any) -> None:
+    """Serve the merged metrics from the master, on a listener of their own."""
+    metrics_bind = _env("ACME_METRICS_BIND")
+    if metrics_bind and _env("ACME_METRICS_ENABLED", "true").lower() not in ("0", "false", "no"):
+        from acme_api.metrics import MetricsListener, multiprocess_registry
+
+        MetricsListener.start(metrics_bind, multiprocess_registry())
+        server.log.info("metrics served on %s", metrics_bind)
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -13,8 +13,17 @@ from acme.core.logging import configure_logging
 
 from . import bootstrap
 from .__about__ import __version__
+from .docs import OPENAPI_PATH, install_docs
+from .edge import EdgePolicyMiddleware
 from .json_body import JsonBodyRoute
-from .metrics import METRICS_PATH, HttpMetrics, MetricsMiddleware, metrics_endpoint
+from .metrics import (
+    METRICS_PATH,
+    HttpMetrics,
+    MetricsListener,
+    MetricsMiddleware,
+    metrics_endpoint,
+    multiprocess_dir,
+)
 from .middleware import RequestContextMiddleware
 from .openapi import install_openapi
 from .problems import install_problem_handlers
@@ -46,24 +55,37 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         if settings.relay_in_api:
             container.relay.start()
         app.state.container = container
+        listener = None
+        if settings.metrics_enabled and settings.metrics_bind and multiprocess_dir() is None:
+            # One process (acme-api serve): its own listener. Under gunicorn the
+            # master serves every worker's values (acme_api.gunicorn_conf).
+            listener = MetricsListener.start(settings.metrics_bind, app.state.metrics.registry)
+        elif settings.metrics_enabled and settings.is_production and not settings.metrics_bind:
+            logger.warning("metrics are collected but served nowhere: set ACME_METRICS_BIND")
         logger.info("acme-api %s started (env=%s)", __version__, settings.env)
         try:
             yield
         finally:
             container.draining = True
+            if listener is not None:
+                listener.stop()
             await container.aclose()
             logger.info("acme-api stopped")
 
-    docs = settings.docs_enabled
+    docs = settings.serves_docs
     app = FastAPI(
         title="acme API",
         version=__version__,
         summary="The acme platform's HTTP API.",
         lifespan=lifespan,
-        docs_url="/docs" if docs else None,
+        docs_url=None,
         redoc_url=None,
-        openapi_url="/openapi.json" if docs else None,
+        openapi_url=OPENAPI_PATH if docs else None,
     )
+    # URLs the API writes (Location, next, Link) start here, never at the Host header.
+    app.state.public_url = settings.public_url.rstrip("/")
+    if docs:
+        install_docs(app)
     # Every route that reads a body checks it first (see acme_api.json_body);
     # the routers say so too, wherever they are mounted.
     app.router.route_class = JsonBodyRoute
@@ -72,8 +94,15 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         # Inside the request-context middleware: an error escaping a route counts as a 500.
         app.state.metrics = HttpMetrics()
         app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
-        app.add_route(METRICS_PATH, metrics_endpoint, include_in_schema=False)
+        if settings.metrics_on_api_listener:
+            app.add_route(METRICS_PATH, metrics_endpoint, include_in_schema=False)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    # Outermost: every response, the 413 and 500 of the request context too, gets its headers.
+    app.add_middleware(
+        EdgePolicyMiddleware,
+        hosts=settings.accepted_hosts,
+        hsts=settings.public_url.startswith("https://"),
+    )
     # Routes are matched in this order, one by one: the hot paths come first.
     app.include_router(items.router)
     app.include_router(health.router)

@@ -15,7 +15,9 @@ path, so the number of series stays bounded; a path that matched no route is
 from __future__ import annotations
 
 import os
+import threading
 import time
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -24,13 +26,22 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    start_http_server,
 )
 from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["METRICS_PATH", "HttpMetrics", "MetricsMiddleware", "metrics_endpoint"]
+__all__ = [
+    "METRICS_PATH",
+    "HttpMetrics",
+    "MetricsListener",
+    "MetricsMiddleware",
+    "metrics_endpoint",
+    "multiprocess_dir",
+]
 
 METRICS_PATH = "/metrics"
 UNMATCHED = "<unmatched>"
@@ -79,9 +90,7 @@ class HttpMetrics:
         directory = multiprocess_dir()
         if directory is None:
             return generate_latest(self.registry)
-        merged = CollectorRegistry()
-        MultiProcessCollector(merged, path=directory)  # type: ignore[no-untyped-call]
-        return generate_latest(merged)
+        return generate_latest(multiprocess_registry())
 
 
 def _route_template(scope: Scope) -> str:
@@ -126,3 +135,39 @@ async def metrics_endpoint(request: Request) -> Response:
     """``GET /metrics``: the Prometheus exposition of the app's metrics."""
     metrics: HttpMetrics = request.app.state.metrics
     return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+class MetricsListener:
+    """``GET /metrics`` on an address of its own, apart from the API's public listener.
+
+    prometheus-client's small HTTP server, in a daemon thread: production
+    never serves metrics where the API's clients can reach them.
+    """
+
+    def __init__(self, server: Any, thread: threading.Thread) -> None:
+        self._server = server
+        self._thread = thread
+
+    @classmethod
+    def start(cls, bind: str, registry: Collector) -> MetricsListener:
+        """Listen on ``bind`` (``HOST:PORT``; an empty host is every address)."""
+        host, _, port = bind.rpartition(":")
+        server, thread = start_http_server(
+            # an empty host is every address, as the operator asked with ":9100"
+            int(port),
+            addr=host.strip("[]") or "0.0.0.0",  # noqa: S104
+            registry=registry,
+        )
+        return cls(server, thread)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def multiprocess_registry() -> CollectorRegistry:
+    """A registry that merges every worker's values from the shared directory."""
+    merged = CollectorRegistry()
+    MultiProcessCollector(merged, path=multiprocess_dir())  # type: ignore[no-untyped-call]
+    return merged

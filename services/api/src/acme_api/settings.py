@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from pydantic import Field
 
 from acme.accounts.settings import AccountsSettings
@@ -20,7 +22,21 @@ class Settings(AccountsSettings):
     migrate_on_start: bool | None = Field(
         None, description="apply migrations when `acme-api serve` starts; default: in development"
     )
-    docs_enabled: bool = Field(True, description="serve /docs and /openapi.json")
+    docs_enabled: bool | None = Field(
+        None,
+        description=(
+            "serve /docs and /openapi.json (Swagger UI's files from the API itself); "
+            "default: on in development, off in production"
+        ),
+    )
+    allowed_hosts: str = Field(
+        "",
+        max_length=2000,
+        description=(
+            "comma-separated Host names production answers besides ACME_PUBLIC_URL's "
+            "(others get 400; the health endpoints answer any)"
+        ),
+    )
     cookie_secure: bool | None = Field(
         None,
         description=(
@@ -43,13 +59,37 @@ class Settings(AccountsSettings):
     relay_interval: float = Field(
         1.0, gt=0, le=60, description="seconds between outbox polls when idle"
     )
-    metrics_enabled: bool = Field(
-        True, description="serve Prometheus metrics at /metrics (keep it off the public edge)"
+    metrics_enabled: bool = Field(True, description="collect Prometheus metrics")
+    metrics_bind: str | None = Field(
+        None,
+        pattern=r"^[^\s]*:[0-9]{1,5}$",
+        description=(
+            "HOST:PORT of a listener of its own for GET /metrics; unset: /metrics on the "
+            "API's listener in development, not served in production"
+        ),
     )
 
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def serves_docs(self) -> bool:
+        return self.docs_enabled if self.docs_enabled is not None else not self.is_production
+
+    @property
+    def metrics_on_api_listener(self) -> bool:
+        """Development without a metrics listener: /metrics beside the API's routes."""
+        return self.metrics_enabled and self.metrics_bind is None and not self.is_production
+
+    @property
+    def accepted_hosts(self) -> frozenset[str] | None:
+        """The Host names production answers (``None``: any, in development)."""
+        if not self.is_production:
+            return None
+        names = {urlsplit(self.public_url).hostname or ""}
+        names.update(name.strip().lower() for name in self.allowed_hosts.split(","))
+        return frozenset(name for name in names if name)
 
     @property
     def should_migrate_on_start(self) -> bool:

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, SecretStr, ValidationInfo
 
-from acme.core.config import AcmeSettings, SecretSetting
+from acme.core.config import AcmeSettings, SecretSetting, https_in_production
 from acme.core.errors import Invalid
 from acme.core.security import KeySet
 
@@ -71,7 +71,10 @@ class AccountsSettings(AcmeSettings):
     oidc_profile: Literal["standard", "trustnet"] = Field(
         "trustnet", description="the provider's dialect"
     )
-    oidc_issuer: str = Field("https://auth.trustnet.app", description="the provider's issuer")
+    oidc_issuer: Annotated[str, AfterValidator(https_in_production)] = Field(
+        "https://auth.trustnet.app",
+        description="the provider's issuer; https in production (loopback excepted)",
+    )
     oidc_client_id: Annotated[str | None, AfterValidator(_required_in_production)] = Field(
         None, description="the client registration's id"
     )

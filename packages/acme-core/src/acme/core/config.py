@@ -12,6 +12,7 @@ combines them in one class and calls :func:`load_settings` once at startup.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
@@ -44,6 +45,7 @@ __all__ = [
     "ConfigError",
     "SecretSetting",
     "env_name",
+    "https_in_production",
     "load_settings",
 ]
 
@@ -79,6 +81,37 @@ def _refuse_placeholder(value: SecretStr | None, info: ValidationInfo) -> Secret
 
 SecretSetting = Annotated[SecretStr, AfterValidator(_refuse_placeholder)]
 """A secret field: hidden in reprs, redacted from logs, refused as a placeholder in production."""
+
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./acme.db"
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def https_in_production(value: str, info: ValidationInfo) -> str:
+    """A URL field's validator: production needs ``https://``, but for loopback hosts.
+
+    Loopback stays allowed so that the production stack can be tried on one
+    machine; anything a browser or another service reaches must be https.
+    """
+    if info.data.get("env") == "production":
+        parts = urlsplit(value)
+        if parts.scheme != "https" and not _is_loopback(parts.hostname):
+            raise ValueError("must be an https:// URL when ACME_ENV=production")
+    return value
+
+
+def _set_in_production(value: SecretStr, info: ValidationInfo) -> SecretStr:
+    if info.data.get("env") == "production" and value.get_secret_value() == DEFAULT_DATABASE_URL:
+        raise ValueError("required when ACME_ENV=production (the default is a development file)")
+    return value
 
 
 def env_name(field_name: str) -> str:
@@ -141,11 +174,15 @@ class AcmeSettings(BaseSettings):
     env: Literal["development", "production"] = Field(
         "development", description="production refuses placeholder secrets and dev helpers"
     )
-    database_url: SecretSetting = Field(
-        SecretStr("sqlite+aiosqlite:///./acme.db"), description="SQLAlchemy async URL"
+    database_url: Annotated[SecretSetting, AfterValidator(_set_in_production)] = Field(
+        SecretStr(DEFAULT_DATABASE_URL),
+        description="SQLAlchemy async URL; required in production (the default is a dev file)",
     )
     amqp_url: SecretSetting | None = Field(None, description="RabbitMQ URL; unset: in-process bus")
-    public_url: str = Field("http://127.0.0.1:8000", description="the API's external base URL")
+    public_url: Annotated[str, AfterValidator(https_in_production)] = Field(
+        "http://127.0.0.1:8000",
+        description="the API's external base URL; https in production (loopback excepted)",
+    )
     secrets: str = Field(DEFAULT_SECRETS_SPEC, description="the secrets chain")
     secrets_ttl: float = Field(300.0, ge=0, description="seconds a fetched secret is reused")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from starlette.exceptions import HTTPException
@@ -93,8 +94,9 @@ async def create_item(
 ) -> Response:
     """Create an item owned by the signed-in account (publishes `item.created`)."""
     item = await interface.create_item(deps, owner_id=account.id, data=body)
-    # The URL of get_item, built directly: url_for walks the routing table per call.
-    location = f"{str(request.base_url).rstrip('/')}{router.prefix}/{item.id}"
+    # The URL of get_item, built directly (url_for walks the routing table per
+    # call), on the public URL: never on the Host header, which the client chose.
+    location = f"{request.app.state.public_url}{router.prefix}/{item.id}"
     return _item_response(item_json(item), item.version, status=201, Location=location)
 
 
@@ -122,7 +124,9 @@ async def list_items(
     headers = {}
     next_url = None
     if page.next_cursor is not None:
-        next_url = str(request.url.include_query_params(cursor=page.next_cursor))
+        kept = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
+        query_string = urlencode([*kept, ("cursor", page.next_cursor)])
+        next_url = f"{request.app.state.public_url}{request.url.path}?{query_string}"
         headers["Link"] = f'<{next_url}>; rel="next"'
     return Response(page_json(page.items, next_url), media_type=JSON, headers=headers)
 
