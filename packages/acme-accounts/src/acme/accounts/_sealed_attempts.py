@@ -5,11 +5,11 @@ travel in the caller's sign-in cookie instead of a table, so starting a
 sign-in, which anyone may do without credentials, writes nothing.
 
 Fernet (``cryptography``: AES-CBC and HMAC-SHA256, a random IV per token)
-seals them. Its keys are derived with HKDF from the API's signing keys under
-a label of their own, so no new secret needs managing, every replica that
-signs the API's tokens opens an attempt another one sealed, and rotating the
-signing keys rotates these too: the first key seals, every key still in the
-set opens.
+seals them. Its keys are derived from the API's signing keys for this
+purpose alone (:meth:`KeySet.derived_secrets`, HKDF), so no new secret needs
+managing, every replica that signs the API's tokens opens an attempt another
+one sealed, and rotating the signing keys rotates these too: the first key
+seals, every key still in the set opens.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from datetime import datetime
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from acme.core.security import KeySet
 
@@ -29,22 +27,16 @@ from .models import SignInAttempt
 
 __all__ = ["MAX_SEALED", "open_attempt", "seal_attempt"]
 
-_LABEL = b"acme.accounts sign-in attempt v1"
+_PURPOSE = "acme.accounts sign-in attempt v1"
 MAX_SEALED = 4096
 """The longest sealed attempt :func:`open_attempt` reads (a cookie holds about 4 KB)."""
-
-
-def _fernet_key(private_jwk_d: str) -> bytes:
-    """A Fernet key derived from one signing key's private part (its ``d``)."""
-    secret = base64.urlsafe_b64decode(private_jwk_d + "=" * (-len(private_jwk_d) % 4))
-    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_LABEL).derive(secret)
-    return base64.urlsafe_b64encode(derived)
 
 
 @lru_cache(maxsize=4)
 def _box(keys: KeySet) -> MultiFernet:
     """The sealing box of a key set (cached: a process keeps one set, or a few in tests)."""
-    return MultiFernet([Fernet(_fernet_key(str(key.private_jwk["d"]))) for key in keys.keys])
+    secrets = keys.derived_secrets(_PURPOSE)
+    return MultiFernet([Fernet(base64.urlsafe_b64encode(secret)) for secret in secrets])
 
 
 def seal_attempt(keys: KeySet, attempt: SignInAttempt) -> str:
