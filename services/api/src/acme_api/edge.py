@@ -29,7 +29,7 @@ _ANY_HOST_PREFIX = "/health/"
 def _host_name(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
         if name == b"host":
-            host = value.decode("latin-1").strip().lower()
+            host: str = value.decode("latin-1").strip().lower()
             if host.startswith("["):  # [::1]:8000
                 return host[: host.find("]") + 1]
             return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
