@@ -12,14 +12,13 @@ combines them in one class and calls :func:`load_settings` once at startup.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, SecretStr, ValidationError, ValidationInfo
+from pydantic import AfterValidator, Field, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -29,6 +28,13 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from acme.core._config_rules import (
+    DEFAULT_DATABASE_URL,
+    PLACEHOLDER_MARKERS,
+    https_in_production,
+    refuse_placeholder,
+    set_in_production,
+)
 from acme.core.errors import DomainError, Invalid
 from acme.core.logging import register_secret
 from acme.core.secrets import (
@@ -51,8 +57,6 @@ __all__ = [
 
 ENV_PREFIX = "ACME_"
 
-PLACEHOLDER_MARKERS = ("changeme", "change-me", "change_me", "replace-me", "placeholder", "<", ">")
-_PLACEHOLDER_VALUES = frozenset({"", "secret", "password", "todo", "xxx", "dev", "test", "example"})
 
 S = TypeVar("S", bound="AcmeSettings")
 
@@ -70,48 +74,8 @@ class ConfigError(DomainError):
         super().__init__(f"invalid configuration ({count} problem{'s' * (count != 1)}):\n{lines}")
 
 
-def _refuse_placeholder(value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
-    if value is None or info.data.get("env") != "production":
-        return value
-    raw = value.get_secret_value().strip().lower()
-    if raw in _PLACEHOLDER_VALUES or any(marker in raw for marker in PLACEHOLDER_MARKERS):
-        raise ValueError("a placeholder value is not allowed when ACME_ENV=production")
-    return value
-
-
-SecretSetting = Annotated[SecretStr, AfterValidator(_refuse_placeholder)]
+SecretSetting = Annotated[SecretStr, AfterValidator(refuse_placeholder)]
 """A secret field: hidden in reprs, redacted from logs, refused as a placeholder in production."""
-
-
-DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./acme.db"
-
-
-def _is_loopback(host: str | None) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return host is not None and ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def https_in_production(value: str, info: ValidationInfo) -> str:
-    """A URL field's validator: production needs ``https://``, but for loopback hosts.
-
-    Loopback stays allowed so that the production stack can be tried on one
-    machine; anything a browser or another service reaches must be https.
-    """
-    if info.data.get("env") == "production":
-        parts = urlsplit(value)
-        if parts.scheme != "https" and not _is_loopback(parts.hostname):
-            raise ValueError("must be an https:// URL when ACME_ENV=production")
-    return value
-
-
-def _set_in_production(value: SecretStr, info: ValidationInfo) -> SecretStr:
-    if info.data.get("env") == "production" and value.get_secret_value() == DEFAULT_DATABASE_URL:
-        raise ValueError("required when ACME_ENV=production (the default is a development file)")
-    return value
 
 
 def env_name(field_name: str) -> str:
@@ -174,7 +138,7 @@ class AcmeSettings(BaseSettings):
     env: Literal["development", "production"] = Field(
         "development", description="production refuses placeholder secrets and dev helpers"
     )
-    database_url: Annotated[SecretSetting, AfterValidator(_set_in_production)] = Field(
+    database_url: Annotated[SecretSetting, AfterValidator(set_in_production)] = Field(
         SecretStr(DEFAULT_DATABASE_URL),
         description="SQLAlchemy async URL; required in production (the default is a dev file)",
     )
