@@ -2,12 +2,17 @@
 
 Every query is scoped to one owner. Rows map to :class:`Item` positionally
 (``Item(*row)``): no ORM, no per-row dictionaries.
+
+Writes go through the unit of work's :meth:`~SqlUnitOfWork.defer`: they run
+at commit, where on PostgreSQL a write and its outbox row are one statement
+in autocommit. So a write's error (the item moved on, is gone, exists)
+surfaces from ``commit()``, which the use cases await right after it.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from sqlalchemy import (
@@ -18,14 +23,17 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    insert,
     select,
     type_coerce,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from acme.core.errors import NotFound, PreconditionFailed
-from acme.core.persistence import ComponentUnitOfWork, Page, SqlRepository
+from acme.core.errors import Conflict, NotFound, PreconditionFailed
+from acme.core.persistence import ComponentUnitOfWork, Page, SqlRepository, SqlUnitOfWork
+from acme.core.persistence.deferred import Check, Write
 
 from .models import SORT_KEYS, Item, ItemFilter, ItemSort
 from .tables import PG_TAGS, items
@@ -62,6 +70,29 @@ _GET_OWNED = select(items).where(
 )
 
 
+# The writes, built once with named parameters: a deferred write is combined
+# with its outbox row into one statement, cached on the write's statement.
+_CHANGEABLE = ("title", "description", "tags", "order", "meta", "updated_at", "version")
+_INSERT = insert(items).values({c.key: bindparam(f"new_{c.key}", type_=c.type) for c in items.c})
+_UPDATE = (
+    update(items)
+    .where(
+        items.c.id == bindparam("item_id"),
+        items.c.owner_id == bindparam("item_owner"),
+        items.c.version == bindparam("expected_version"),
+    )
+    .values({key: bindparam(f"new_{key}", type_=items.c[key].type) for key in _CHANGEABLE})
+)
+_DELETE = delete(items).where(
+    items.c.id == bindparam("item_id"), items.c.owner_id == bindparam("item_owner")
+)
+_DELETE_AT = _DELETE.where(items.c.version.in_(bindparam("versions", expanding=True)))
+
+
+def _exists_already() -> Conflict:
+    return Conflict("item already exists", code="item_exists")
+
+
 def _not_found(item_id: uuid.UUID) -> NotFound:
     return NotFound(f"item {item_id} not found", code="item_not_found")
 
@@ -69,8 +100,10 @@ def _not_found(item_id: uuid.UUID) -> NotFound:
 class SqlItemRepository(SqlRepository[Item]):
     """:class:`~acme.items.ports.ItemRepository` on the unit of work's connection."""
 
-    def __init__(self, connection: AsyncConnection) -> None:
+    def __init__(self, connection: AsyncConnection, uow: SqlUnitOfWork | None = None) -> None:
         self._sqlite = connection.dialect.name == "sqlite"
+        # Writes are deferred to the commit of a unit of work in deferred mode.
+        self._uow = uow if uow is not None and uow.deferred else None
         super().__init__(
             connection,
             table=items,
@@ -78,6 +111,32 @@ class SqlItemRepository(SqlRepository[Item]):
             to_values=_values,
             entity_name="item",
         )
+
+    async def add(self, item: Item) -> None:
+        """Store a new item. Raises :class:`Conflict` when its id exists."""
+        parameters = {f"new_{key}": value for key, value in _values(item).items()}
+        await self._write(_INSERT, parameters, conflict=_exists_already)
+
+    async def _write(
+        self,
+        statement: Write,
+        parameters: Mapping[str, Any],
+        *,
+        check: Check | None = None,
+        conflict: Callable[[], Exception] | None = None,
+    ) -> None:
+        """Run a write now, or at the unit of work's commit when it defers writes."""
+        if self._uow is not None:
+            self._uow.defer(statement, parameters, check=check, conflict=conflict)
+            return
+        try:
+            result = await self.connection.execute(statement, parameters)
+        except IntegrityError as exc:
+            if conflict is None:
+                raise
+            raise conflict() from exc
+        if check is not None:
+            await check(result.rowcount)
 
     async def get_owned(self, owner_id: uuid.UUID, item_id: uuid.UUID) -> Item:
         """The owner's item. Another owner's item is :class:`NotFound`, like a missing one."""
@@ -122,24 +181,21 @@ class SqlItemRepository(SqlRepository[Item]):
             PreconditionFailed: someone changed (or deleted) it meanwhile.
         """
         values = _values(item)
-        for key in ("id", "owner_id", "created_at"):
-            values.pop(key)
-        result = await self.connection.execute(
-            update(items)
-            .where(
-                and_(
-                    items.c.id == item.id,
-                    items.c.owner_id == item.owner_id,
-                    items.c.version == expected_version,
+        parameters = {f"new_{key}": values[key] for key in _CHANGEABLE}
+        parameters |= {
+            "item_id": item.id,
+            "item_owner": item.owner_id,
+            "expected_version": expected_version,
+        }
+
+        async def check(changed: int) -> None:
+            if changed == 0:
+                raise PreconditionFailed(
+                    f"item {item.id} was changed by someone else; fetch it again",
+                    code="item_version_mismatch",
                 )
-            )
-            .values(**values)
-        )
-        if result.rowcount == 0:
-            raise PreconditionFailed(
-                f"item {item.id} was changed by someone else; fetch it again",
-                code="item_version_mismatch",
-            )
+
+        await self._write(_UPDATE, parameters, check=check)
 
     async def delete_owned(
         self,
@@ -154,18 +210,24 @@ class SqlItemRepository(SqlRepository[Item]):
             NotFound: no such item of this owner.
             PreconditionFailed: the item exists at another version.
         """
-        condition = and_(items.c.id == item_id, items.c.owner_id == owner_id)
-        statement = delete(items).where(condition)
+        parameters: dict[str, Any] = {"item_id": item_id, "item_owner": owner_id}
+        statement = _DELETE
         if expected_versions is not None:
-            statement = statement.where(items.c.version.in_(list(expected_versions)))
-        result = await self.connection.execute(statement)
-        if result.rowcount == 0:
+            statement = _DELETE_AT
+            parameters["versions"] = list(expected_versions)
+
+        async def check(deleted: int) -> None:
+            if deleted:
+                return
+            condition = and_(items.c.id == item_id, items.c.owner_id == owner_id)
             if expected_versions is not None and await self._exists(condition):
                 raise PreconditionFailed(
                     f"item {item_id} is not at one of the expected versions",
                     code="item_version_mismatch",
                 )
             raise _not_found(item_id)
+
+        await self._write(statement, parameters, check=check)
 
     async def _exists(self, condition: ColumnElement[bool]) -> bool:
         query = select(items.c.id).where(condition)
@@ -175,10 +237,13 @@ class SqlItemRepository(SqlRepository[Item]):
 class SqlItemsUnitOfWork(ComponentUnitOfWork):
     """:class:`~acme.items.ports.ItemsUnitOfWork` on one of core's SQL units of work.
 
-    The repository shares its connection; events go through the outbox in
-    the same transaction.
+    The repository shares its connection and defers its writes to the
+    commit; events go through the outbox with them (one statement on
+    PostgreSQL, one transaction on SQLite).
     """
+
+    deferred_writes = True
 
     @property
     def items(self) -> SqlItemRepository:
-        return SqlItemRepository(self.connection)
+        return SqlItemRepository(self.connection, self.unit_of_work)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -28,16 +29,18 @@ class Outbox:
 
     async def add(self, message: Message) -> None:
         """Queue ``message`` for publication when the transaction commits."""
-        await self._connection.execute(
-            _INSERT,
-            {
-                "id": message.id,
-                "type": message.type,
-                "version": message.version,
-                "occurred_at": message.occurred_at,
-                "correlation_id": message.correlation_id,
-                "payload": dict(message.payload),
-                "created_at": datetime.now(UTC),
-                "attempts": 0,
-            },
-        )
+        await self._connection.execute(_INSERT, outbox_row(message))
+
+
+def outbox_row(message: Message) -> dict[str, Any]:
+    """The outbox row of a message, pending."""
+    return {
+        "id": message.id,
+        "type": message.type,
+        "version": message.version,
+        "occurred_at": message.occurred_at,
+        "correlation_id": message.correlation_id,
+        "payload": dict(message.payload),
+        "created_at": datetime.now(UTC),
+        "attempts": 0,
+    }

@@ -7,7 +7,8 @@ from collections.abc import Awaitable, Callable
 from acme.core.persistence import SqlUnitOfWork
 
 from ._message import Message
-from .outbox import Outbox
+from .outbox import Outbox, outbox_row
+from .tables import outbox
 
 __all__ = ["OutboxPublisher"]
 
@@ -25,6 +26,10 @@ class OutboxPublisher:
         self._after_commit = after_commit
 
     async def publish(self, uow: SqlUnitOfWork, message: Message) -> None:
-        await Outbox(uow.connection).add(message)
+        if uow.deferred:
+            # Written at commit with the write before it, in the same statement on PostgreSQL.
+            uow.defer_insert(outbox, outbox_row(message))
+        else:
+            await Outbox(uow.connection).add(message)
         if self._after_commit is not None:
             uow.after_commit(self._after_commit)

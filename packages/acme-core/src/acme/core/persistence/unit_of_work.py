@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol, Self
+from typing import Any, Protocol, Self
 
+from sqlalchemy import Table
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from ._diagnosis import database_unavailable
+from .deferred import Check, DeferredWrites, Write
 
-if TYPE_CHECKING:
-    from acme.core.messaging import EventPublisher, Message
-
-__all__ = ["ComponentUnitOfWork", "SqlUnitOfWork", "UnitOfWork", "is_outage"]
+__all__ = ["SqlUnitOfWork", "UnitOfWork", "is_outage"]
 
 logger = logging.getLogger(__name__)
 
@@ -104,14 +103,27 @@ class SqlUnitOfWork:
     runs on its own (autocommit), which saves the ``BEGIN`` and ``ROLLBACK``
     round trips of a use case that only reads one statement's worth of data;
     :meth:`commit` is refused.
+
+    With ``deferred=True`` the unit of work writes only through :meth:`defer`
+    and :meth:`defer_insert`, and opens no transaction it does not need: on
+    PostgreSQL its reads run on their own (autocommit) and its writes wait
+    for :meth:`commit`, where one write and its inserts (its outbox rows) are
+    one statement and one round trip (see :mod:`.deferred`). On SQLite the
+    whole unit of work keeps its transaction. A write run directly on
+    :attr:`connection` in this mode would be kept at once, so do not.
     """
 
-    def __init__(self, engine: AsyncEngine, *, read_only: bool = False) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, read_only: bool = False, deferred: bool = False
+    ) -> None:
         self._engine = engine
         self.read_only = read_only
+        self.deferred = deferred
         self._connection: AsyncConnection | None = None
         self._transaction: AsyncTransaction | None = None
         self._after_commit: list[AfterCommit] = []
+        self._writes = DeferredWrites()
+        self._autocommit = False
 
     @property
     def connection(self) -> AsyncConnection:
@@ -128,8 +140,11 @@ class SqlUnitOfWork:
             if _cannot_connect(exc):
                 raise database_unavailable(exc) from exc
             raise
+        self._autocommit = self.read_only or (
+            self.deferred and connection.dialect.name == "postgresql"
+        )
         try:
-            if self.read_only:
+            if self._autocommit:
                 await connection.execution_options(isolation_level="AUTOCOMMIT")
             else:
                 self._transaction = await connection.begin()
@@ -150,6 +165,7 @@ class SqlUnitOfWork:
     ) -> None:
         connection, self._connection = self._connection, None
         transaction, self._transaction = self._transaction, None
+        self._writes.clear()
         if connection is None:
             return
         try:
@@ -164,13 +180,44 @@ class SqlUnitOfWork:
         if exc is not None and is_outage(exc):
             raise database_unavailable(exc) from exc
 
+    def defer(
+        self,
+        statement: Write,
+        parameters: Mapping[str, Any],
+        *,
+        check: Check | None = None,
+        conflict: Callable[[], Exception] | None = None,
+    ) -> None:
+        """Queue a write for :meth:`commit`.
+
+        Args:
+            statement: An insert, update or delete with named bind parameters,
+                built once (the combined statement is cached on it).
+            parameters: Its values.
+            check: Awaited at commit with the number of rows the write
+                changed; raising refuses the unit of work (nothing is kept).
+            conflict: Makes the error to raise instead of a unique-key violation.
+        """
+        self._writes.write(statement, parameters, check, conflict)
+
+    def defer_insert(self, table: Table, values: Mapping[str, Any]) -> None:
+        """Queue a row for :meth:`commit`; kept only if the write queued before it changed a row."""
+        self._writes.insert(table, values)
+
     async def commit(self) -> None:
         if self.read_only:
             raise RuntimeError("a read-only unit of work cannot commit")
-        if self._transaction is None or not self._transaction.is_active:
+        if self._connection is None or (
+            not self._autocommit and (self._transaction is None or not self._transaction.is_active)
+        ):
             raise RuntimeError("nothing to commit: the unit of work is not open")
         try:
-            await self._transaction.commit()
+            if self._autocommit:
+                await self._run_deferred(self._connection)
+            else:
+                assert self._transaction is not None
+                await self._writes.run_each(self._connection)
+                await self._transaction.commit()
         except Exception as exc:
             if _unreachable(exc):
                 raise database_unavailable(exc) from exc
@@ -184,12 +231,34 @@ class SqlUnitOfWork:
                 # use case into an error the caller would retry.
                 logger.exception("after-commit callback failed")
         # A unit of work may go on after a commit: start the next transaction.
-        self._transaction = await self.connection.begin()
+        if not self._autocommit:
+            self._transaction = await self.connection.begin()
+
+    async def _run_deferred(self, connection: AsyncConnection) -> None:
+        # SQLAlchemy wraps even autocommit statements in a transaction object
+        # of its own; ending it sends nothing and lets the isolation level change.
+        if connection.in_transaction():
+            await connection.commit()
+        if not self._writes:
+            return
+        if self._writes.single_statement:
+            await self._writes.run_combined(connection)
+            await connection.commit()
+            return
+        await connection.execution_options(
+            isolation_level=connection.sync_connection.default_isolation_level  # type: ignore[union-attr]
+        )
+        try:
+            async with connection.begin():
+                await self._writes.run_each(connection)
+        finally:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
 
     async def rollback(self) -> None:
+        self._writes.clear()
+        self._after_commit = []
         if self._transaction is not None and self._transaction.is_active:
             await self._transaction.rollback()
-            self._after_commit = []
             self._transaction = await self.connection.begin()
 
     def after_commit(self, callback: AfterCommit) -> None:
@@ -204,49 +273,3 @@ async def _close_quietly(connection: AsyncConnection) -> None:
         if not _unreachable(exc):
             raise
         logger.debug("closing a lost connection failed: %s", type(exc).__name__)
-
-
-class ComponentUnitOfWork:
-    """The base of a component's SQL unit of work: a transaction, its connection, events.
-
-    A component subclasses it and hangs its repositories off
-    :attr:`connection` (``SqlItemsUnitOfWork.items``), so its use cases get
-    everything from one object and never build an adapter. Entering,
-    leaving, committing and rolling back are the wrapped
-    :class:`SqlUnitOfWork`'s; :meth:`publish` writes an event through
-    ``events`` (the outbox) in the same transaction.
-    """
-
-    def __init__(self, uow: SqlUnitOfWork, events: EventPublisher) -> None:
-        self._uow = uow
-        self._events = events
-
-    @property
-    def connection(self) -> AsyncConnection:
-        """The open transaction's connection (inside ``async with`` only)."""
-        return self._uow.connection
-
-    async def __aenter__(self) -> Self:
-        await self._uow.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._uow.__aexit__(exc_type, exc, tb)
-
-    async def commit(self) -> None:
-        await self._uow.commit()
-
-    async def rollback(self) -> None:
-        await self._uow.rollback()
-
-    def after_commit(self, callback: AfterCommit) -> None:
-        self._uow.after_commit(callback)
-
-    async def publish(self, message: Message) -> None:
-        """Queue an event: it goes out if and only if this unit of work commits."""
-        await self._events.publish(self._uow, message)

@@ -1,0 +1,157 @@
+"""What a write costs on the wire: a write and its outbox row are one statement on PostgreSQL.
+
+Every statement is counted where the driver sends it: SQLAlchemy's cursor
+executions, and asyncpg's own ``BEGIN``/``COMMIT`` (which never pass through
+a cursor), through asyncpg's query logger. Prepared-statement round trips
+are excluded by warming up first: the same statements run twice and only
+the second run is counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event, func, select
+
+from acme.core.errors import NotFound, PreconditionFailed
+from acme.core.messaging.publisher import OutboxPublisher
+from acme.core.messaging.tables import outbox
+from acme.core.migrations import Migrator
+from acme.core.persistence.database import Database
+from acme.items.dependencies import ItemsDependencies, setup
+from acme.items.interface import create_item, delete_item, update_item
+from acme.items.serializers import ItemCreate, ItemPatch
+from acme.items.tables import items
+
+OWNER = uuid.uuid4()
+
+
+@pytest.fixture
+async def database(fresh_postgres_url: str) -> AsyncIterator[Database]:
+    await asyncio.to_thread(Migrator(fresh_postgres_url).upgrade)
+    # One pooled connection: the query logger below is attached to it.
+    database = Database(fresh_postgres_url, pool_size=1)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture
+def deps(database: Database) -> ItemsDependencies:
+    return setup(unit_of_work=database.unit_of_work, events=OutboxPublisher())
+
+
+class Wire:
+    """The statements sent on the pool's connections, in order."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def reset(self) -> None:
+        self.sent.clear()
+
+    def kinds(self) -> list[str]:
+        return [" ".join(statement.split()[:2]).upper() for statement in self.sent]
+
+
+@contextmanager
+def watching(database: Database) -> Iterator[Wire]:
+    wire = Wire()
+    engine = database.engine.sync_engine
+    # Only BEGIN, COMMIT and ROLLBACK come from asyncpg; the rest from the cursor.
+    transaction_words = ("BEGIN", "COMMIT", "ROLLBACK")
+
+    def on_query(record: Any) -> None:
+        if record.query.split()[0].upper() in transaction_words:
+            wire.sent.append(record.query)
+
+    def on_cursor(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        wire.sent.append(statement)
+
+    def on_checkout(dbapi_connection: Any, *_args: Any) -> None:
+        dbapi_connection.driver_connection.add_query_logger(on_query)
+
+    def on_checkin(dbapi_connection: Any, *_args: Any) -> None:
+        if dbapi_connection is not None:
+            dbapi_connection.driver_connection.remove_query_logger(on_query)
+
+    listeners = [
+        ("before_cursor_execute", on_cursor),
+        ("checkout", on_checkout),
+        ("checkin", on_checkin),
+    ]
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
+    try:
+        yield wire
+    finally:
+        for name, listener in listeners:
+            event.remove(engine, name, listener)
+
+
+async def _pending(database: Database) -> int:
+    async with database.engine.connect() as connection:
+        query = select(func.count()).select_from(outbox).where(outbox.c.published_at.is_(None))
+        return int((await connection.execute(query)).scalar_one())
+
+
+async def test_a_create_is_one_statement_with_its_outbox_row(
+    database: Database, deps: ItemsDependencies
+) -> None:
+    with watching(database) as wire:
+        await create_item(deps, owner_id=OWNER, data=ItemCreate(title="warm-up"))
+        wire.reset()
+        item = await create_item(deps, owner_id=OWNER, data=ItemCreate(title="counted"))
+    assert wire.kinds() == ["WITH ACME_WRITE"], wire.sent
+    async with database.engine.connect() as connection:
+        stored = (
+            await connection.execute(select(items.c.title).where(items.c.id == item.id))
+        ).all()
+    assert [row.title for row in stored] == ["counted"]
+    assert await _pending(database) == 2
+
+
+async def test_an_update_is_one_read_and_one_statement(
+    database: Database, deps: ItemsDependencies
+) -> None:
+    item = await create_item(deps, owner_id=OWNER, data=ItemCreate(title="v1"))
+    with watching(database) as wire:
+        await update_item(
+            deps,
+            owner_id=OWNER,
+            item_id=item.id,
+            expected_versions=None,
+            patch=ItemPatch(title="v2"),
+        )
+        wire.reset()
+        updated = await update_item(
+            deps,
+            owner_id=OWNER,
+            item_id=item.id,
+            expected_versions=[2],
+            patch=ItemPatch(title="v3"),
+        )
+    assert wire.kinds() == ["SELECT ITEMS.ID,", "WITH ACME_WRITE"], wire.sent
+    assert updated.version == 3
+    assert await _pending(database) == 3
+
+
+async def test_a_refused_write_leaves_no_outbox_row(
+    database: Database, deps: ItemsDependencies
+) -> None:
+    item = await create_item(deps, owner_id=OWNER, data=ItemCreate(title="kept"))
+    with pytest.raises(PreconditionFailed):
+        await delete_item(deps, owner_id=OWNER, item_id=item.id, expected_versions=[7])
+    with pytest.raises(NotFound):
+        await delete_item(deps, owner_id=OWNER, item_id=uuid.uuid4())
+    assert await _pending(database) == 1
+    with watching(database) as wire:
+        await delete_item(deps, owner_id=OWNER, item_id=item.id, expected_versions=[1])
+    assert wire.kinds() == ["WITH ACME_WRITE"], wire.sent
+    assert await _pending(database) == 2
