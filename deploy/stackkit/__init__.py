@@ -1,7 +1,7 @@
 """The production stack on loopback, for the deploy tests and the benchmark runner.
 
 nginx with deploy/'s edge template, gunicorn started as production starts it
-(directly, or under supervisord with deploy/supervisord.conf), and a private
+(by the image's command line, or under supervisord with deploy/vm/supervisord.conf), and a private
 PostgreSQL cluster: each server in a session of its own, on a free port, in a
 directory of its own, stopped by process group whatever happened in between.
 
@@ -20,21 +20,31 @@ from .nginx import EDGE_TEMPLATE, Nginx, default_nginx, render_edge
 from .postgres import PG_BIN, PrivatePostgres, private_postgres
 from .server import BIN, StackError, http_ok, running, wait_ready
 from .traffic import Outcome, load
-from .workers import SUPERVISORD_CONF, ApiUnderSupervisor, Gunicorn
+from .workers import (
+    DOCKERFILE,
+    SUPERVISORD_CONF,
+    ApiUnderSupervisor,
+    Gunicorn,
+    InImage,
+    image_command,
+)
 
 __all__ = [
     "BIN",
+    "DOCKERFILE",
     "EDGE_TEMPLATE",
     "PG_BIN",
     "SUPERVISORD_CONF",
     "ApiUnderSupervisor",
     "Gunicorn",
+    "InImage",
     "Nginx",
     "Outcome",
     "PrivatePostgres",
     "StackError",
     "default_nginx",
     "http_ok",
+    "image_command",
     "load",
     "private_postgres",
     "render_edge",

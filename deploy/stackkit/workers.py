@@ -1,9 +1,15 @@
-"""The API's gunicorn, started as production starts it: directly, or under supervisord."""
+"""The API's gunicorn, started as production starts it: as the image does, or under supervisord.
+
+The image runs its ENTRYPOINT and CMD (tini, then gunicorn as the only child);
+a VM install runs supervisord with deploy/vm/supervisord.conf.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
 import signal
 import subprocess
 from collections.abc import Mapping
@@ -12,9 +18,38 @@ from pathlib import Path
 
 from .server import BIN, DEPLOY, Server, http_ok, wait_ready
 
-SUPERVISORD_CONF = DEPLOY / "supervisord.conf"
-# What the image runs (deploy/supervisord.conf's program:api), the app argument aside.
+SUPERVISORD_CONF = DEPLOY / "vm" / "supervisord.conf"
+DOCKERFILE = DEPLOY / "Dockerfile"
+# What the image and the VM run (deploy/vm/supervisord.conf's program:api), the app argument aside.
 GUNICORN_ARGS = ("--config", "python:acme_api.gunicorn_conf")
+_EXEC_FORM = re.compile(r"^(ENTRYPOINT|CMD)\s+(\[.*\])\s*$")
+
+
+def image_command(dockerfile: Path = DOCKERFILE, stage: str = "runtime") -> list[str]:
+    """The command line a container of ``stage`` runs: its ENTRYPOINT then its CMD (exec form).
+
+    Raises:
+        ValueError: the stage is missing, or its ENTRYPOINT or CMD is not in exec form.
+    """
+    entrypoint: list[str] = []
+    cmd: list[str] = []
+    current = None
+    for raw in dockerfile.read_text().splitlines():
+        line = raw.strip()
+        if line.upper().startswith("FROM "):
+            words = line.split()
+            current = words[-1] if len(words) >= 4 and words[-2].upper() == "AS" else None
+            continue
+        found = _EXEC_FORM.match(line)
+        if current == stage and found:
+            value = json.loads(found.group(2))
+            if found.group(1) == "ENTRYPOINT":
+                entrypoint = value
+            else:
+                cmd = value
+    if not cmd:
+        raise ValueError(f"{dockerfile}: no stage {stage!r} with a CMD in exec form")
+    return [*entrypoint, *cmd]
 
 
 @dataclass
@@ -98,8 +133,32 @@ class Gunicorn(_ApiServer):
 
 
 @dataclass
+class InImage(Gunicorn):
+    """The API started by the image's own command line (tini, then gunicorn), this environment's
+    programs first on ``PATH``: what ``docker run`` starts, but for the container."""
+
+    def environment(self) -> dict[str, str]:
+        base = super().environment()
+        return {**base, "PATH": f"{self.bin_dir}{os.pathsep}{base.get('PATH', '')}"}
+
+    def start(self, *, timeout: float = 60) -> None:
+        """Start the image's command line and wait until the app is ready.
+
+        Raises:
+            StackError: the process tree exited or the app never answered.
+        """
+        self.launch()
+        self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Start the image's command line without waiting (a test may expect it to fail)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._launch(image_command(), self.environment(), self.log)
+
+
+@dataclass
 class ApiUnderSupervisor(_ApiServer):
-    """supervisord (deploy/supervisord.conf) running the API's gunicorn, as in the image."""
+    """supervisord (deploy/vm/supervisord.conf) running the API's gunicorn, as on a VM."""
 
     env: dict[str, str] = field(default_factory=dict)
 
@@ -130,11 +189,15 @@ class ApiUnderSupervisor(_ApiServer):
         }
 
     def start(self) -> None:
+        self.launch()
+        self.wait_ready()
+
+    def launch(self) -> None:
+        """Start supervisord without waiting (a test may expect it to fail)."""
         for name in ("run", "logs"):
             (self.root / name).mkdir(parents=True, exist_ok=True)
         command = [str(BIN / "supervisord"), "--configuration", str(SUPERVISORD_CONF)]
         self._launch(command, self.environment(), self.root / "logs" / "supervisord.out")
-        self.wait_ready()
 
     def master_pid(self) -> int:
         return int(self.pidfile.read_text().strip())

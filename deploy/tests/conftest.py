@@ -42,6 +42,15 @@ def nginx_binary() -> str:
 
 
 @pytest.fixture(scope="session")
+def tini() -> str:
+    """Debian's tini, the image's PID 1 (its ENTRYPOINT finds it on PATH)."""
+    found = shutil.which("tini")
+    require(found is not None, "tini (Debian package tini; .ci/run installs it)")
+    assert found is not None
+    return found
+
+
+@pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[PrivatePostgres]:
     """A private PostgreSQL cluster for the deploy tests: they may stop and restart it."""
     require((PG_BIN / "initdb").exists(), f"PostgreSQL server binaries in {PG_BIN}")
