@@ -56,8 +56,10 @@ class Wire:
     def reset(self) -> None:
         self.sent.clear()
 
-    def kinds(self) -> list[str]:
-        return [" ".join(statement.split()[:2]).upper() for statement in self.sent]
+    async def kinds(self) -> list[str]:
+        # asyncpg hands query records to its loggers with call_soon.
+        await asyncio.sleep(0.01)
+        return sorted(" ".join(s.rstrip(";").split()[:2]).upper() for s in self.sent)
 
 
 @contextmanager
@@ -68,7 +70,7 @@ def watching(database: Database) -> Iterator[Wire]:
     transaction_words = ("BEGIN", "COMMIT", "ROLLBACK")
 
     def on_query(record: Any) -> None:
-        if record.query.split()[0].upper() in transaction_words:
+        if record.query.split()[0].rstrip(";").upper() in transaction_words:
             wire.sent.append(record.query)
 
     def on_cursor(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -108,7 +110,7 @@ async def test_a_create_is_one_statement_with_its_outbox_row(
         await create_item(deps, owner_id=OWNER, data=ItemCreate(title="warm-up"))
         wire.reset()
         item = await create_item(deps, owner_id=OWNER, data=ItemCreate(title="counted"))
-    assert wire.kinds() == ["WITH ACME_WRITE"], wire.sent
+    assert await wire.kinds() == ["WITH ACME_WRITE"], wire.sent
     async with database.engine.connect() as connection:
         stored = (
             await connection.execute(select(items.c.title).where(items.c.id == item.id))
@@ -137,7 +139,7 @@ async def test_an_update_is_one_read_and_one_statement(
             expected_versions=[2],
             patch=ItemPatch(title="v3"),
         )
-    assert wire.kinds() == ["SELECT ITEMS.ID,", "WITH ACME_WRITE"], wire.sent
+    assert await wire.kinds() == ["SELECT ITEMS.ID,", "WITH ACME_WRITE"], wire.sent
     assert updated.version == 3
     assert await _pending(database) == 3
 
@@ -153,5 +155,14 @@ async def test_a_refused_write_leaves_no_outbox_row(
     assert await _pending(database) == 1
     with watching(database) as wire:
         await delete_item(deps, owner_id=OWNER, item_id=item.id, expected_versions=[1])
-    assert wire.kinds() == ["WITH ACME_WRITE"], wire.sent
+    assert await wire.kinds() == ["WITH ACME_WRITE"], wire.sent
     assert await _pending(database) == 2
+
+
+async def test_the_count_sees_begin_and_commit(database: Database) -> None:
+    """The watcher itself: a plain unit of work's transaction shows on the wire."""
+    with watching(database) as wire:
+        async with database.unit_of_work() as uow:
+            await uow.connection.execute(select(func.count()).select_from(items))
+            await uow.commit()
+    assert await wire.kinds() == ["BEGIN", "COMMIT", "SELECT COUNT(*)"], wire.sent
