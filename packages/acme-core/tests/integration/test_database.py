@@ -142,3 +142,37 @@ async def test_from_settings_applies_the_pool_and_timeout_settings(postgres_url:
         assert (value, name) == ("4321ms", "acme-test")
     finally:
         await db.dispose()
+
+
+async def prepared_statements_after_queries(db: Database) -> int:
+    """How many named prepared statements the session holds after a few parameterised queries."""
+    async with db.engine.connect() as connection:
+        for number in range(3):
+            await connection.execute(text("SELECT CAST(:n AS integer) + 1"), {"n": number})
+        query = text("SELECT count(*) FROM pg_prepared_statements")
+        return int((await connection.execute(query)).scalar_one())
+
+
+async def test_the_pgbouncer_switch_prepares_nothing_and_sends_no_timeout(
+    postgres_url: str,
+) -> None:
+    def settings(**extra: str) -> AcmeSettings:
+        values = {"ACME_DATABASE_URL": postgres_url, "ACME_DB_STATEMENT_TIMEOUT_MS": "4321"}
+        return load_settings(AcmeSettings, secrets=EnvironmentSecrets(values | extra))
+
+    direct = Database.from_settings(settings())
+    bounced = Database.from_settings(settings(ACME_DB_PGBOUNCER="true"))
+    try:
+        # Direct connections keep their statements prepared; through PgBouncer's
+        # transaction mode a named statement may be looked up on another server
+        # connection, so none is kept.
+        assert await prepared_statements_after_queries(direct) > 0
+        assert await prepared_statements_after_queries(bounced) == 0
+        async with bounced.engine.connect() as connection:
+            value = (await connection.execute(text("SHOW statement_timeout"))).scalar_one()
+            name = (await connection.execute(text("SHOW application_name"))).scalar_one()
+        # The role's (here the server's) timeout, not a startup parameter PgBouncer would refuse.
+        assert (value, name) == ("0", "acme")
+    finally:
+        await direct.dispose()
+        await bounced.dispose()

@@ -168,7 +168,19 @@ class AcmeSettings(BaseSettings):
         10.0, gt=0, description="seconds to wait for a pooled connection"
     )
     db_statement_timeout_ms: int = Field(
-        30_000, ge=0, description="PostgreSQL statement_timeout; 0 disables"
+        30_000,
+        ge=0,
+        description=(
+            "PostgreSQL statement_timeout; 0 disables; not sent through PgBouncer "
+            "(set it on the database role there)"
+        ),
+    )
+    db_pgbouncer: bool = Field(
+        False,
+        description=(
+            "ACME_DATABASE_URL is a PgBouncer in transaction mode: no prepared-statement "
+            "caches and no statement_timeout startup parameter"
+        ),
     )
 
     @classmethod

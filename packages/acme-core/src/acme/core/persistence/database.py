@@ -57,7 +57,14 @@ class Database:
             use that meets a restart fails once, and SQLAlchemy then
             replaces the whole pool.)
         pre_ping_after: Idle seconds after which a connection is pinged.
-        statement_timeout_ms: PostgreSQL ``statement_timeout`` (0 disables).
+        statement_timeout_ms: PostgreSQL ``statement_timeout`` (0 disables);
+            ignored with ``pgbouncer`` (set it on the role: ``ALTER ROLE ... SET``).
+        pgbouncer: ``url`` is a PgBouncer in transaction mode. Each transaction
+            may run on another server connection, so nothing is prepared
+            across statements (asyncpg's and SQLAlchemy's statement caches are
+            0: PgBouncer 1.18 has no ``max_prepared_statements``), and no
+            ``statement_timeout`` goes in the startup packet (PgBouncer
+            refuses it). Direct connections keep both.
         application_name: Shown in ``pg_stat_activity``.
     """
 
@@ -73,6 +80,7 @@ class Database:
         statement_timeout_ms: int = 30_000,
         application_name: str = "acme",
         echo: bool = False,
+        pgbouncer: bool = False,
     ) -> None:
         try:
             self.url = make_url(url)
@@ -87,14 +95,17 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo, "json_deserializer": from_json}
         if self.dialect == "postgresql":
             server_settings = {"application_name": application_name}
-            if statement_timeout_ms:
+            connect_args: dict[str, Any] = {"timeout": pool_timeout}
+            if pgbouncer:
+                connect_args |= {"statement_cache_size": 0, "prepared_statement_cache_size": 0}
+            elif statement_timeout_ms:
                 server_settings["statement_timeout"] = str(statement_timeout_ms)
             kwargs |= {
                 "pool_size": pool_size,
                 "max_overflow": max_overflow,
                 "pool_timeout": pool_timeout,
                 "pool_recycle": 1800,
-                "connect_args": {"server_settings": server_settings, "timeout": pool_timeout},
+                "connect_args": {**connect_args, "server_settings": server_settings},
             }
         elif self.dialect == "sqlite":
             kwargs["connect_args"] = {"timeout": pool_timeout}
@@ -123,7 +134,8 @@ class Database:
     def from_settings(
         cls, settings: AcmeSettings, *, application_name: str = "acme", echo: bool = False
     ) -> Self:
-        """The database ``ACME_DATABASE_URL`` names, with the ``ACME_DB_*`` pool and timeouts.
+        """The database ``ACME_DATABASE_URL`` names, with the ``ACME_DB_*`` pool, timeouts and
+        PgBouncer switch.
 
         Args:
             settings: The process's settings (:class:`AcmeSettings` or a subclass).
@@ -138,6 +150,7 @@ class Database:
             statement_timeout_ms=settings.db_statement_timeout_ms,
             application_name=application_name,
             echo=echo,
+            pgbouncer=settings.db_pgbouncer,
         )
 
     @property
