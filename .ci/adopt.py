@@ -8,7 +8,8 @@
 2. moves the exact pin in the ``released`` group of services/api/pyproject.toml
    (Renovate moves it itself and then runs this script: an unchanged pin is
    fine);
-3. relocks services/api/requirements.lock from the pinned wheels;
+3. relocks services/api/requirements.lock (and requirements-acme.lock, the
+   pins with their wheels' hashes) from the pinned wheels;
 4. notes the adoption under Unreleased in services/api/CHANGELOG.md;
 5. runs the API's tests on the pinned wheels (``.ci/release test-api``).
 

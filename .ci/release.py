@@ -32,6 +32,10 @@ Run through ``.ci/release`` (it installs the pinned release tools first):
         the public names (``__all__`` of public modules, see surface.py) the
         tree removed since the last release; plan refuses such a release
         unless it is a major one
+    .ci/release image-wheels DIR
+        the image's "tree" wheels: the acme wheels and the API built from
+        the tree, and DIR/requirements.txt with their hashes (deploy/Dockerfile
+        with --build-arg ACME_WHEELS=tree --build-context acme-wheels=DIR)
 
 Release tags are ``<distribution>-v<version>``, e.g. ``acme-core-v1.4.0``.
 """
@@ -54,6 +58,7 @@ from packaging.requirements import Requirement
 from packaging.version import InvalidVersion, Version
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import loopback
 from releases import (
     API,
     RELEASABLE,
@@ -381,9 +386,17 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("version")
     cmd = commands.add_parser("api-diff", help="public names removed since the last release")
     cmd.add_argument("name", choices=list(RELEASABLE))
+    cmd = commands.add_parser("image-wheels", help="the tree's wheels for the image, hashed")
+    cmd.add_argument("out", type=Path)
     cmd = commands.add_parser("adopt", add_help=False, help="the API adopts a release")
     cmd.add_argument("adopt_args", nargs=argparse.REMAINDER)
     return parser
+
+
+def _image_wheels(args: argparse.Namespace) -> int:
+    requirements = loopback.image_wheels(args.out)
+    stage(f"wrote {requirements}:\n{requirements.read_text()}")
+    return 0
 
 
 def _prepare(args: argparse.Namespace) -> int:
@@ -449,6 +462,7 @@ COMMANDS = {
     "releases": lambda args: print("\n".join(f"{v} {c}" for v, c in releases(args.name).items())),
     "adopt": _adopt,
     "api-diff": _api_diff,
+    "image-wheels": _image_wheels,
 }
 
 

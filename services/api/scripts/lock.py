@@ -7,15 +7,18 @@ That is what the API and its *pinned released* acme wheels need (the
 versions play no part: the lock moves only when a pin does
 (``.ci/adopt.py``).
 
-The acme wheels themselves are left out of the lock: they come from the
-private index, whose versions are immutable, installed with ``--no-deps``.
-Third-party packages are installed from this lock with ``--require-hashes``.
+The acme wheels themselves are left out of that lock: they come from the
+private index, installed with ``--no-deps`` from ``requirements-acme.lock``,
+written here too: each pin with the sha256 of its wheel rebuilt from its
+release commit (byte for byte the published file), so the image build
+checks the acme wheels against their hashes like the third-party ones.
 
 Run: ``.venv/bin/hatch run lock``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 import tempfile
@@ -25,7 +28,21 @@ API = Path(__file__).resolve().parents[1]
 ROOT = API.parents[1]
 sys.path.insert(0, str(ROOT / ".ci"))
 
-from releases import RELEASABLE, pinned_wheels  # noqa: E402
+from releases import RELEASABLE, api_pins, pinned_wheels, released_wheel  # noqa: E402
+
+
+def write_acme_lock(path: Path) -> None:
+    """The API's acme pins with the hashes of their released wheels."""
+    lines = [
+        "# The API's pinned acme wheels with the sha256 of each released wheel.",
+        "# Generated with requirements.lock: .venv/bin/hatch run lock",
+    ]
+    for pin in api_pins(ROOT):
+        (spec,) = pin.specifier
+        wheel = released_wheel(pin.name, spec.version, ROOT)
+        digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        lines.append(f"{pin.name}=={spec.version} \\\n    --hash=sha256:{digest}")
+    path.write_text("\n".join(lines) + "\n")
 
 
 def main() -> int:
@@ -42,7 +59,8 @@ def main() -> int:
     # uv names the temporary input in "via" comments; keep the lock stable.
     lock = API / "requirements.lock"
     lock.write_text(lock.read_text().replace(str(pins), "released (dependency group)"))
-    print(f"wrote {lock}")
+    write_acme_lock(API / "requirements-acme.lock")
+    print(f"wrote {lock} and requirements-acme.lock")
     return 0
 
 
