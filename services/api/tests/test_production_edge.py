@@ -111,6 +111,8 @@ async def test_production_answers_only_its_own_hosts(tmp_path: Path) -> None:
             refused = await http.get("/items", headers=headers | {"Host": host})
             assert refused.status_code == 400, host
             assert refused.json()["code"] == "unknown_host"
+            assert refused.json()["request_id"] == refused.headers["x-request-id"]
+            assert refused.headers["x-content-type-options"] == "nosniff"
         for host in ("api.example.test", "api.example.test:443", "api.internal", "other.example"):
             assert (await http.get("/items", headers=headers | {"Host": host})).status_code == 200
         # probes call the health endpoints by the pod's address

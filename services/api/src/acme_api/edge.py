@@ -1,4 +1,4 @@
-"""The edge policy: which Host names are answered, and the headers every response carries.
+"""The edge: which Host names are answered, and the headers every response carries.
 
 - In production only the public URL's host (and ``ACME_ALLOWED_HOSTS``) is
   answered; another ``Host`` gets a 400 problem (``unknown_host``) before any
@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .problems import problem_response
 
-__all__ = ["EdgePolicyMiddleware"]
+__all__ = ["KnownHostsMiddleware", "SecurityHeadersMiddleware"]
 
 HSTS = "max-age=31536000; includeSubDomains"
 _ANY_HOST_PREFIX = "/health/"
@@ -40,18 +40,16 @@ def _has_credentials(scope: Scope) -> bool:
     return any(name in (b"authorization", b"cookie") for name, _ in scope.get("headers", ()))
 
 
-class EdgePolicyMiddleware:
-    """Refuses unknown hosts (when ``hosts`` is given) and sets the security headers.
+class SecurityHeadersMiddleware:
+    """Sets the security headers on every response (the outermost layer, so on all of them).
 
     Args:
         app: The app inside.
-        hosts: The Host names answered; ``None`` answers any (development).
         hsts: Send ``Strict-Transport-Security`` (the public URL is https).
     """
 
-    def __init__(self, app: ASGIApp, *, hosts: frozenset[str] | None, hsts: bool) -> None:
+    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
         self.app = app
-        self.hosts = hosts
         self.hsts = hsts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -71,8 +69,21 @@ class EdgePolicyMiddleware:
                     headers["Strict-Transport-Security"] = HSTS
             await send(message)
 
+        await self.app(scope, receive, send_with_headers)
+
+
+class KnownHostsMiddleware:
+    """Refuses a ``Host`` not in ``hosts`` with a problem (inside the request context,
+    so the refusal carries its request id); the health endpoints answer any host.
+    """
+
+    def __init__(self, app: ASGIApp, *, hosts: frozenset[str]) -> None:
+        self.app = app
+        self.hosts = hosts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
-            self.hosts is not None
+            scope["type"] == "http"
             and not scope["path"].startswith(_ANY_HOST_PREFIX)
             and _host_name(scope) not in self.hosts
         ):
@@ -82,6 +93,6 @@ class EdgePolicyMiddleware:
                 code="unknown_host",
                 detail="this server does not answer for that Host; use the API's public URL",
             )
-            await refused(scope, receive, send_with_headers)
+            await refused(scope, receive, send)
             return
-        await self.app(scope, receive, send_with_headers)
+        await self.app(scope, receive, send)

@@ -14,7 +14,7 @@ from acme.core.logging import configure_logging
 from . import bootstrap
 from .__about__ import __version__
 from .docs import OPENAPI_PATH, install_docs
-from .edge import EdgePolicyMiddleware
+from .edge import KnownHostsMiddleware, SecurityHeadersMiddleware
 from .json_body import JsonBodyRoute
 from .metrics import (
     METRICS_PATH,
@@ -96,13 +96,11 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
         if settings.metrics_on_api_listener:
             app.add_route(METRICS_PATH, metrics_endpoint, include_in_schema=False)
+    if settings.accepted_hosts is not None:
+        app.add_middleware(KnownHostsMiddleware, hosts=settings.accepted_hosts)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     # Outermost: every response, the 413 and 500 of the request context too, gets its headers.
-    app.add_middleware(
-        EdgePolicyMiddleware,
-        hosts=settings.accepted_hosts,
-        hsts=settings.public_url.startswith("https://"),
-    )
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.public_url.startswith("https://"))
     # Routes are matched in this order, one by one: the hot paths come first.
     app.include_router(items.router)
     app.include_router(health.router)
