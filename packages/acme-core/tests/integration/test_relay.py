@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -80,6 +81,26 @@ async def test_the_relay_publishes_committed_rows_and_marks_them_sent(
     assert {m.id for m in seen} == {m.id for m in messages}
     assert seen[0].occurred_at.tzinfo is not None
     assert await pending(core_database) == 0
+
+
+async def test_the_relay_hands_a_batch_consumer_its_whole_batch_at_once(
+    core_database: Database,
+) -> None:
+    bus = InProcessBus()
+    batches: list[list[int]] = []
+
+    async def handler(messages: Sequence[Message]) -> None:
+        batches.append([int(m.payload["n"]) for m in messages])
+
+    bus.subscribe_batch("item.*", handler, consumer="test")
+    await add(core_database, *(Message("item.created", {"n": n}) for n in range(5)))
+    await add(core_database, Message("nobody.listens", {}))
+    relay = OutboxRelay(core_database.unit_of_work, bus, batch_size=4)
+    assert await relay.relay_once() == 4
+    assert await relay.relay_once() == 1  # the unroutable one stays pending
+    await bus.drain()
+    assert batches == [[0, 1, 2, 3], [4]]
+    assert await pending(core_database) == 1
 
 
 async def test_an_unroutable_row_stays_pending_and_waits(core_database: Database) -> None:

@@ -6,7 +6,8 @@ The package exports ports, value types and pure functions:
   the port components publish through (inside their unit of work);
   :class:`DeliveryFailed` and :class:`Unroutable`;
 - :func:`idempotent` wraps a handler so a redelivered message has no second
-  effect; :func:`topic_matches`.
+  effect, :func:`idempotent_batch` a batch handler (:class:`BatchBus`);
+  :func:`topic_matches`.
 
 Adapters are imported from their own modules, by the composition root only
 (an import-linter contract checks it): :mod:`.memory` (``InProcessBus``, the
@@ -19,11 +20,21 @@ outbox) and :mod:`.relay` (``OutboxRelay``, which moves committed rows to the bu
 from __future__ import annotations
 
 from ._message import Message
-from ._port import DeliveryFailed, EventPublisher, Handler, MessageBus, Unroutable
-from .idempotency import idempotent
+from ._port import (
+    BatchBus,
+    BatchHandler,
+    DeliveryFailed,
+    EventPublisher,
+    Handler,
+    MessageBus,
+    Unroutable,
+)
+from .idempotency import idempotent, idempotent_batch
 from .memory import topic_matches
 
 __all__ = [
+    "BatchBus",
+    "BatchHandler",
     "DeliveryFailed",
     "EventPublisher",
     "Handler",
@@ -31,5 +42,6 @@ __all__ = [
     "MessageBus",
     "Unroutable",
     "idempotent",
+    "idempotent_batch",
     "topic_matches",
 ]

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol, runtime_checkable
 
 from acme.core.errors import Unavailable
 from acme.core.persistence import SqlUnitOfWork
 
 from ._message import Message
 
-__all__ = ["DeliveryFailed", "EventPublisher", "Handler", "MessageBus", "Unroutable"]
+__all__ = [
+    "BatchBus",
+    "BatchHandler",
+    "DeliveryFailed",
+    "EventPublisher",
+    "Handler",
+    "MessageBus",
+    "Unroutable",
+]
 
 Handler = Callable[[Message], Awaitable[None]]
+BatchHandler = Callable[[Sequence[Message]], Awaitable[None]]
+"""Handles several messages at once; raising fails them all (the bus then tries them one by one)."""
 
 
 class DeliveryFailed(Unavailable):
@@ -74,6 +84,28 @@ class MessageBus(Protocol):
 
         Raises:
             Unavailable: it does not.
+        """
+        ...
+
+
+@runtime_checkable
+class BatchBus(Protocol):
+    """A bus that also moves messages in batches (optional: check with ``isinstance``).
+
+    The relay hands it a whole claimed batch, and a consumer that opts in
+    gets the batch's matching messages in one call, so its claim and effect
+    cost one transaction per batch instead of one per message.
+    """
+
+    def subscribe_batch(self, topic: str, handler: BatchHandler, *, consumer: str) -> None:
+        """Like :meth:`MessageBus.subscribe`, delivering lists of messages."""
+        ...
+
+    async def publish_batch(self, messages: Sequence[Message]) -> list[Exception | None]:
+        """Send several messages; one outcome per message, ``None`` when accepted.
+
+        An outcome is :class:`Unroutable` or :class:`DeliveryFailed`, as
+        :meth:`MessageBus.publish` would raise for that message.
         """
         ...
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,19 +14,24 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from acme.core.persistence import SqlUnitOfWork
 
 from ._message import Message
-from ._port import Handler
+from ._port import BatchHandler, Handler
 from .tables import processed_messages
 
-__all__ = ["ProcessedMessages", "idempotent"]
+__all__ = ["ProcessedMessages", "idempotent", "idempotent_batch"]
 
 logger = logging.getLogger(__name__)
 
 Effect = Callable[[SqlUnitOfWork, Message], Awaitable[None]]
+BatchEffect = Callable[[SqlUnitOfWork, Sequence[Message]], Awaitable[None]]
 
 # One claim statement per dialect, built once; the values are execution parameters.
 _CLAIM: dict[str, Any] = {
     "postgresql": postgresql.insert(processed_messages).on_conflict_do_nothing(),
     "sqlite": sqlite.insert(processed_messages).on_conflict_do_nothing(),
+}
+# The batch's claim: one multi-row insert that answers which rows were new.
+_CLAIM_MANY: dict[str, Any] = {
+    name: statement.returning(processed_messages.c.message_id) for name, statement in _CLAIM.items()
 }
 
 
@@ -56,6 +61,22 @@ class ProcessedMessages:
         result = await self._connection.execute(statement, values)
         return bool(result.rowcount)
 
+    async def claim_many(self, consumer: str, message_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        """:meth:`claim` for several messages in one statement; the ids that were new."""
+        if not message_ids:
+            return set()
+        dialect = self._connection.dialect.name
+        statement = _CLAIM_MANY.get(dialect)
+        if statement is None:
+            raise NotImplementedError(f"the idempotent consumer does not support {dialect}")
+        now = datetime.now(UTC)
+        rows = [
+            {"consumer": consumer, "message_id": message_id, "processed_at": now}
+            for message_id in dict.fromkeys(message_ids)
+        ]
+        result = await self._connection.execute(statement.values(rows))
+        return set(result.scalars())
+
 
 def idempotent(consumer: str, unit_of_work: Callable[[], SqlUnitOfWork], effect: Effect) -> Handler:
     """A bus handler that applies ``effect`` at most once per message for ``consumer``.
@@ -80,6 +101,36 @@ def idempotent(consumer: str, unit_of_work: Callable[[], SqlUnitOfWork], effect:
                 logger.debug("%s: %s %s already processed", consumer, message.type, message.id)
                 return
             await effect(uow, message)
+            await uow.commit()
+
+    return handle
+
+
+def idempotent_batch(
+    consumer: str, unit_of_work: Callable[[], SqlUnitOfWork], effect: BatchEffect
+) -> BatchHandler:
+    """:func:`idempotent` for a batch: one claim, one effect, one transaction.
+
+    ``effect`` receives the messages not processed before (in the batch's
+    order, each once); nothing is called when there are none. Subscribe it
+    with a bus's ``subscribe_batch`` (see :class:`BatchBus`).
+    """
+
+    async def handle(messages: Sequence[Message]) -> None:
+        async with unit_of_work() as uow:
+            ids = [message.id for message in messages]
+            new = await ProcessedMessages(uow.connection).claim_many(consumer, ids)
+            fresh = list({m.id: m for m in messages if m.id in new}.values())
+            if len(fresh) < len(messages):
+                logger.debug(
+                    "%s: %d of %d already processed",
+                    consumer,
+                    len(messages) - len(fresh),
+                    len(messages),
+                )
+            if not fresh:
+                return
+            await effect(uow, fresh)
             await uow.commit()
 
     return handle

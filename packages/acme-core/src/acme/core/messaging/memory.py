@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Any
 
 from acme.core.logging import bind_request_id
 
 from ._message import Message
-from ._port import Handler, Unroutable
+from ._port import BatchHandler, Handler, Unroutable
 
 __all__ = ["InProcessBus", "topic_matches"]
 
@@ -44,6 +46,16 @@ class _Subscription:
     consumer: str
 
 
+@dataclass(frozen=True, slots=True)
+class _BatchSubscription:
+    topic: str
+    handler: BatchHandler
+    consumer: str
+
+    async def one(self, message: Message) -> None:
+        await self.handler([message])
+
+
 class InProcessBus:
     """Delivers each published message to every matching handler, in this process.
 
@@ -59,6 +71,11 @@ class InProcessBus:
     over is lost if the process stops before its handler commits. Use
     RabbitMQ where that matters.
 
+    It is a :class:`~acme.core.messaging.BatchBus`: :meth:`publish_batch`
+    hands a batch subscription every matching message of the batch in one
+    call; when that call fails, each message is retried on its own, so one
+    bad message costs only itself.
+
     Args:
         max_attempts: Handler attempts per delivery.
         concurrency: Handlers running at once (each holds a database
@@ -73,6 +90,7 @@ class InProcessBus:
         if max_pending < 1:
             raise ValueError("max_pending must be at least 1")
         self._subscriptions: list[_Subscription] = []
+        self._batch_subscriptions: list[_BatchSubscription] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._max_pending = max_pending
         self._room = asyncio.Event()
@@ -87,8 +105,51 @@ class InProcessBus:
     def subscribe(self, topic: str, handler: Handler, *, consumer: str) -> None:
         self._subscriptions.append(_Subscription(topic, handler, consumer))
 
+    def subscribe_batch(self, topic: str, handler: BatchHandler, *, consumer: str) -> None:
+        self._batch_subscriptions.append(_BatchSubscription(topic, handler, consumer))
+
     async def start(self) -> None:
         self._started = True
+
+    def _routable(self, message: Message) -> bool:
+        return any(topic_matches(s.topic, message.type) for s in self._subscriptions) or any(
+            topic_matches(s.topic, message.type) for s in self._batch_subscriptions
+        )
+
+    async def _wait_for_room(self) -> None:
+        if not _delivering.get():
+            while len(self._tasks) >= self._max_pending:
+                self._room.clear()
+                await self._room.wait()
+
+    def _start(self, delivery: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(delivery)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    async def publish_batch(self, messages: Sequence[Message]) -> list[Exception | None]:
+        """Start delivering a batch: per subscription, one call with its matching messages.
+
+        Returns one outcome per message: ``None``, or :class:`Unroutable`
+        when no subscription matches it (the others are still delivered).
+        """
+        outcomes: list[Exception | None] = [
+            None if self._routable(m) else Unroutable(f"no subscription matches {m.type!r}")
+            for m in messages
+        ]
+        routed = [m for m, outcome in zip(messages, outcomes, strict=True) if outcome is None]
+        if not routed:
+            return outcomes
+        await self._wait_for_room()
+        for batch_subscription in self._batch_subscriptions:
+            matching = [m for m in routed if topic_matches(batch_subscription.topic, m.type)]
+            if matching:
+                self._start(self._deliver_batch(batch_subscription, matching))
+        for subscription in self._subscriptions:
+            for message in routed:
+                if topic_matches(subscription.topic, message.type):
+                    self._start(self._deliver(subscription, message))
+        return outcomes
 
     async def publish(self, message: Message) -> None:
         """Start delivering ``message`` to every matching subscription.
@@ -99,17 +160,15 @@ class InProcessBus:
         Raises:
             Unroutable: no subscription matches (as RabbitMQ's ``mandatory`` flag would).
         """
-        matching = [s for s in self._subscriptions if topic_matches(s.topic, message.type)]
-        if not matching:
+        if not self._routable(message):
             raise Unroutable(f"no subscription matches {message.type!r}")
-        if not _delivering.get():
-            while len(self._tasks) >= self._max_pending:
-                self._room.clear()
-                await self._room.wait()
-        for subscription in matching:
-            task = asyncio.create_task(self._deliver(subscription, message))
-            self._tasks.add(task)
-            task.add_done_callback(self._finished)
+        await self._wait_for_room()
+        for subscription in self._subscriptions:
+            if topic_matches(subscription.topic, message.type):
+                self._start(self._deliver(subscription, message))
+        for batch_subscription in self._batch_subscriptions:
+            if topic_matches(batch_subscription.topic, message.type):
+                self._start(self._deliver(batch_subscription, message))
 
     @property
     def pending(self) -> int:
@@ -121,16 +180,42 @@ class InProcessBus:
         if len(self._tasks) < self._max_pending:
             self._room.set()
 
-    async def _deliver(self, subscription: _Subscription, message: Message) -> None:
+    async def _deliver(
+        self, subscription: _Subscription | _BatchSubscription, message: Message
+    ) -> None:
         _delivering.set(True)
         async with self._slots:
             with bind_request_id(message.correlation_id):
                 await self._attempts(subscription, message)
 
-    async def _attempts(self, subscription: _Subscription, message: Message) -> None:
+    async def _deliver_batch(
+        self, subscription: _BatchSubscription, messages: list[Message]
+    ) -> None:
+        _delivering.set(True)
+        async with self._slots:
+            try:
+                await subscription.handler(messages)
+                return
+            except Exception:
+                logger.warning(
+                    "consumer %s failed on a batch of %d; handling them one by one",
+                    subscription.consumer,
+                    len(messages),
+                    exc_info=True,
+                )
+            for message in messages:
+                with bind_request_id(message.correlation_id):
+                    await self._attempts(subscription, message)
+
+    async def _attempts(
+        self, subscription: _Subscription | _BatchSubscription, message: Message
+    ) -> None:
+        handler = (
+            subscription.handler if isinstance(subscription, _Subscription) else subscription.one
+        )
         for attempt in range(1, self._max_attempts + 1):
             try:
-                await subscription.handler(message)
+                await handler(message)
                 return
             except Exception:
                 logger.exception(

@@ -17,7 +17,7 @@ from acme.core.errors import Unavailable
 from acme.core.persistence import SqlUnitOfWork
 
 from ._message import Message
-from ._port import DeliveryFailed, MessageBus, Unroutable
+from ._port import BatchBus, DeliveryFailed, MessageBus, Unroutable
 from .tables import outbox
 
 __all__ = ["OutboxRelay"]
@@ -135,11 +135,18 @@ class OutboxRelay:
                 return 0
             published: list[uuid.UUID] = []
             transport_error: DeliveryFailed | None = None
-            # Publish the batch concurrently: the confirms are pipelined on one
-            # channel, and frames still leave in row order.
-            outcomes = await asyncio.gather(
-                *(self._bus.publish(_message(row)) for row in rows), return_exceptions=True
-            )
+            messages = [_message(row) for row in rows]
+            outcomes: list[BaseException | None]
+            if isinstance(self._bus, BatchBus):
+                # The bus hands each batch consumer the whole batch at once.
+                outcomes = list(await self._bus.publish_batch(messages))
+            else:
+                # Publish the batch concurrently: the confirms are pipelined on
+                # one channel, and frames still leave in row order.
+                outcomes = await asyncio.gather(
+                    *(self._bus.publish(message) for message in messages),
+                    return_exceptions=True,
+                )
             for row, outcome in zip(rows, outcomes, strict=True):
                 if outcome is None:
                     published.append(row.id)
