@@ -7,12 +7,14 @@ imports the items component, and neither do its tests.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from acme.accounts import item_counts
 from acme.core.errors import Invalid
-from acme.core.messaging import Message, idempotent
+from acme.core.messaging import Message, idempotent, idempotent_batch
 from acme.core.messaging.memory import InProcessBus
 from acme.core.persistence.database import Database
 
@@ -90,3 +92,44 @@ async def test_subscribed_on_a_bus_it_counts_what_is_published(database: Databas
     await bus.drain()
     await bus.close()
     assert await count(database, dave) == 1
+
+
+async def test_a_batch_is_one_claim_and_one_upsert_of_each_accounts_net_change(
+    database: Database,
+) -> None:
+    handler = idempotent_batch(
+        item_counts.CONSUMER, database.unit_of_work, item_counts.apply_events
+    )
+    alice, bob = uuid.uuid4(), uuid.uuid4()
+    first = created(alice)
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement.split(maxsplit=1)[0].upper())
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        await handler([first, created(alice), created(bob), deleted(alice), created(bob)])
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", record)
+    assert statements == ["INSERT", "INSERT"]  # the claim, then the upsert
+    assert (await count(database, alice), await count(database, bob)) == (1, 2)
+    await handler([first, deleted(bob)])  # ``first`` again: only the deletion counts
+    assert (await count(database, alice), await count(database, bob)) == (1, 1)
+
+
+async def test_on_a_batch_bus_an_event_it_cannot_read_costs_only_itself(
+    database: Database,
+) -> None:
+    bus = InProcessBus(max_attempts=1)
+    item_counts.subscribe(bus, database.unit_of_work)
+    await bus.start()
+    erin = uuid.uuid4()
+    bad = Message("item.deleted", {"owner_id": "not a uuid"})
+    updated = Message("item.updated", {"owner_id": str(erin)})
+    outcomes = await bus.publish_batch([created(erin), bad, created(erin), updated])
+    await bus.drain()
+    await bus.close()
+    assert outcomes == [None, None, None, None]
+    assert await count(database, erin) == 2
+    assert bus.dead_letters == [(item_counts.CONSUMER, bad)]

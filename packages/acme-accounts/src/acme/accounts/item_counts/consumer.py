@@ -1,9 +1,10 @@
-"""The item-count consumer: one idempotent effect per event."""
+"""The item-count consumer: one idempotent effect per event, or per batch of events."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,12 +12,12 @@ from sqlalchemy import Integer, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from acme.core.errors import Invalid
-from acme.core.messaging import Message, MessageBus, idempotent
+from acme.core.messaging import BatchBus, Message, MessageBus, idempotent, idempotent_batch
 from acme.core.persistence import SqlUnitOfWork
 
 from .tables import item_counts
 
-__all__ = ["CONSUMER", "TOPICS", "apply_event", "item_count", "subscribe"]
+__all__ = ["CONSUMER", "TOPICS", "apply_event", "apply_events", "item_count", "subscribe"]
 
 CONSUMER = "accounts.item-counts"
 """The consumer's name: its ledger key and, on RabbitMQ, its queue."""
@@ -74,10 +75,67 @@ async def apply_event(uow: SqlUnitOfWork, message: Message) -> None:
     )
 
 
+# The batch's upsert: one row per account, its net change (an account may not
+# appear twice in one INSERT ... ON CONFLICT DO UPDATE on PostgreSQL).
+def _upsert_many(insert: Any) -> Any:
+    statement = insert(item_counts)
+    return statement.on_conflict_do_update(
+        index_elements=[item_counts.c.account_id],
+        set_={
+            "item_count": item_counts.c.item_count + statement.excluded.item_count,
+            "updated_at": statement.excluded.updated_at,
+        },
+    )
+
+
+_UPSERT_MANY = {
+    "postgresql": _upsert_many(postgresql.insert),
+    "sqlite": _upsert_many(sqlite.insert),
+}
+
+
+async def apply_events(uow: SqlUnitOfWork, messages: Sequence[Message]) -> None:
+    """Apply a batch of events: each account's net change, in one statement.
+
+    Raises:
+        Invalid: one of them is not understood (nothing is applied; the bus
+            then tries each message on its own).
+    """
+    net: dict[uuid.UUID, int] = defaultdict(int)
+    for message in messages:
+        account_id, delta = _account_and_delta(message)
+        net[account_id] += delta
+    if not net:
+        return
+    now = datetime.now(UTC)
+    rows = [
+        {"account_id": account_id, "item_count": delta, "updated_at": now}
+        for account_id, delta in net.items()
+    ]
+    statement = _UPSERT_MANY[uow.connection.dialect.name]
+    await uow.connection.execute(statement.values(rows))
+
+
 def subscribe(bus: MessageBus, unit_of_work: Callable[[], SqlUnitOfWork]) -> None:
-    """Subscribe the consumer to its topics (before the bus starts)."""
-    counted = idempotent(CONSUMER, unit_of_work, apply_event)
+    """Subscribe the consumer to its topics (before the bus starts).
+
+    On a bus that moves batches (the in-process one), a batch of events is
+    one claim and one upsert in one transaction.
+    """
     counted_types = {message_type for message_type, _ in _EFFECTS}
+    if isinstance(bus, BatchBus):
+        counted_batch = idempotent_batch(CONSUMER, unit_of_work, apply_events)
+
+        async def batch_handler(messages: Sequence[Message]) -> None:
+            # item.updated changes no count: no database work for it.
+            counting = [message for message in messages if message.type in counted_types]
+            if counting:
+                await counted_batch(counting)
+
+        for topic in TOPICS:
+            bus.subscribe_batch(topic, batch_handler, consumer=CONSUMER)
+        return
+    counted = idempotent(CONSUMER, unit_of_work, apply_event)
 
     async def handler(message: Message) -> None:
         if message.type in counted_types:  # item.updated changes no count: no database work
