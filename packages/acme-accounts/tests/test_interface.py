@@ -12,12 +12,7 @@ from sqlalchemy import select
 
 from acme.accounts import interface
 from acme.accounts.dependencies import AccountsDependencies
-from acme.accounts.events import (
-    ACCOUNT_CREATED,
-    ACCOUNT_DISABLED,
-    AccountCreatedV1,
-    AccountDisabledV1,
-)
+from acme.accounts.events import ACCOUNT_CREATED, AccountCreatedV1
 from acme.accounts.models import LOCAL_ISSUER
 from acme.accounts.serializers import ProfileUpdate
 from acme.accounts.tables import accounts, refresh_families
@@ -225,18 +220,6 @@ async def test_disabling_an_account_ends_its_access_at_once(
             .all()
         )
     assert reasons == ["account_disabled"]
-
-
-async def test_disabling_an_account_publishes_account_disabled(
-    deps: AccountsDependencies, published: Published
-) -> None:
-    _, local = await interface.issue_local_token(deps, f"l-{uuid.uuid4().hex[:6]}")
-    await interface.disable_account(deps, local.id)
-    mine = [e for e in await published(ACCOUNT_DISABLED) if e[1]["account_id"] == str(local.id)]
-    assert len(mine) == 1
-    version, payload = mine[0]
-    assert version == 1
-    assert AccountDisabledV1.model_validate(payload).account_id == local.id
 
 
 async def test_profile_updates_are_checked_and_kept(

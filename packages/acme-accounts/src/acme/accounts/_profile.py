@@ -8,7 +8,6 @@ from acme.core.errors import Invalid
 
 from ._sessions import disabled
 from .dependencies import AccountsDependencies
-from .events import account_disabled
 from .serializers import AccountOut, ProfileUpdate
 
 __all__ = ["disable_account", "get_my_account", "update_my_profile"]
@@ -38,19 +37,16 @@ async def update_my_profile(
 
 
 async def disable_account(deps: AccountsDependencies, account_id: uuid.UUID) -> AccountOut:
-    """Disable an account, end all its sessions and publish ``account.disabled``.
+    """Disable an account and end all its sessions.
 
     Its access tokens stop working at once in this process, and within
-    ``ACME_SESSION_RECHECK_SECONDS`` in every other API process; services
-    that verify the tokens themselves learn of it from the event.
+    ``ACME_SESSION_RECHECK_SECONDS`` in every other.
     """
-    now = deps.clock()
     async with deps.unit_of_work() as uow:
         account = await uow.accounts.get(account_id)
         account.disable()
         await uow.accounts.update(account)
-        await uow.sessions.revoke_all(account.id, reason="account_disabled", now=now)
-        await uow.publish(account_disabled(account, now=now))
+        await uow.sessions.revoke_all(account.id, reason="account_disabled", now=deps.clock())
         await uow.commit()
     deps.status.forget(account.id)
     return AccountOut.of(account)

@@ -10,17 +10,6 @@ account exists. Payload (JSON object)::
         "created_at": "2026-11-27T22:50:00+00:00",
     }
 
-``account.disabled`` (version 1) is written in the transaction that disables
-the account and ends its sessions. A service that verifies the API's tokens
-itself accepts them until they expire; one that must stop sooner consumes
-this event (or asks the API, whose ``GET /accounts/me`` answers 403 at once).
-Payload::
-
-    {
-        "account_id": "3f1c...",
-        "disabled_at": "2026-11-27T23:10:00+00:00",
-    }
-
 Names and e-mail addresses are left out on purpose: consumers key their own
 data by ``account_id`` and ask the accounts API for anything else.
 """
@@ -36,17 +25,9 @@ from acme.core.messaging import Message
 
 from .models import Account
 
-__all__ = [
-    "ACCOUNT_CREATED",
-    "ACCOUNT_DISABLED",
-    "AccountCreatedV1",
-    "AccountDisabledV1",
-    "account_created",
-    "account_disabled",
-]
+__all__ = ["ACCOUNT_CREATED", "AccountCreatedV1", "account_created"]
 
 ACCOUNT_CREATED = "account.created"
-ACCOUNT_DISABLED = "account.disabled"
 
 
 class AccountCreatedV1(BaseModel):
@@ -65,18 +46,3 @@ def account_created(account: Account) -> Message:
         account_id=account.id, issuer=account.issuer, created_at=account.created_at
     )
     return Message(ACCOUNT_CREATED, payload.model_dump(mode="json"), version=1)
-
-
-class AccountDisabledV1(BaseModel):
-    """The ``account.disabled`` payload, version 1."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    account_id: uuid.UUID
-    disabled_at: datetime
-
-
-def account_disabled(account: Account, *, now: datetime) -> Message:
-    """The message announcing that ``account`` was disabled at ``now``."""
-    payload = AccountDisabledV1(account_id=account.id, disabled_at=now)
-    return Message(ACCOUNT_DISABLED, payload.model_dump(mode="json"), version=1)
