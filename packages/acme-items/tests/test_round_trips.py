@@ -1,8 +1,8 @@
 """What a write costs on the wire: a write and its outbox row are one statement on PostgreSQL.
 
 Every statement is counted where the driver sends it: SQLAlchemy's cursor
-executions, and asyncpg's own ``BEGIN``/``COMMIT`` (which never pass through
-a cursor), through asyncpg's query logger. Prepared-statement round trips
+executions, and through asyncpg's query logger what never passes a cursor
+(asyncpg's own ``BEGIN``/``COMMIT``, the reads run on the driver). Prepared-statement round trips
 are excluded by warming up first: the same statements run twice and only
 the second run is counted.
 """
@@ -24,8 +24,8 @@ from acme.core.messaging.tables import outbox
 from acme.core.migrations import Migrator
 from acme.core.persistence.database import Database
 from acme.items.dependencies import ItemsDependencies, setup
-from acme.items.interface import create_item, delete_item, update_item
-from acme.items.serializers import ItemCreate, ItemPatch
+from acme.items.interface import create_item, delete_item, get_item, list_items, update_item
+from acme.items.serializers import ItemCreate, ItemPatch, ItemQuery
 from acme.items.tables import items
 
 OWNER = uuid.uuid4()
@@ -44,7 +44,9 @@ async def database(fresh_postgres_url: str) -> AsyncIterator[Database]:
 
 @pytest.fixture
 def deps(database: Database) -> ItemsDependencies:
-    return setup(unit_of_work=database.unit_of_work, events=OutboxPublisher())
+    return setup(
+        unit_of_work=database.unit_of_work, events=OutboxPublisher(), reader=database.reader
+    )
 
 
 class Wire:
@@ -52,9 +54,11 @@ class Wire:
 
     def __init__(self) -> None:
         self.sent: list[str] = []
+        self.through_sqlalchemy: list[str] = []
 
     def reset(self) -> None:
         self.sent.clear()
+        self.through_sqlalchemy.clear()
 
     async def kinds(self) -> list[str]:
         # asyncpg hands query records to its loggers with call_soon.
@@ -66,15 +70,15 @@ class Wire:
 def watching(database: Database) -> Iterator[Wire]:
     wire = Wire()
     engine = database.engine.sync_engine
-    # Only BEGIN, COMMIT and ROLLBACK come from asyncpg; the rest from the cursor.
-    transaction_words = ("BEGIN", "COMMIT", "ROLLBACK")
 
+    # asyncpg's logger sees BEGIN, COMMIT and the hot reads run on the driver;
+    # SQLAlchemy's own statements go through prepared statements it does not log.
     def on_query(record: Any) -> None:
-        if record.query.split()[0].rstrip(";").upper() in transaction_words:
-            wire.sent.append(record.query)
+        wire.sent.append(record.query)
 
     def on_cursor(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         wire.sent.append(statement)
+        wire.through_sqlalchemy.append(statement)
 
     def on_checkout(dbapi_connection: Any, *_args: Any) -> None:
         dbapi_connection.driver_connection.add_query_logger(on_query)
@@ -166,3 +170,21 @@ async def test_the_count_sees_begin_and_commit(database: Database) -> None:
             await uow.connection.execute(select(func.count()).select_from(items))
             await uow.commit()
     assert await wire.kinds() == ["BEGIN", "COMMIT", "SELECT COUNT(*)"], wire.sent
+
+
+async def test_hot_reads_are_one_statement_each_on_the_driver(
+    database: Database, deps: ItemsDependencies
+) -> None:
+    item = await create_item(deps, owner_id=OWNER, data=ItemCreate(title="read me", tags=["a"]))
+    await create_item(deps, owner_id=OWNER, data=ItemCreate(title="and me", tags=["a"]))
+    query = ItemQuery(tag="a", limit=1)
+    first = await list_items(deps, owner_id=OWNER, query=query)
+    with watching(database) as wire:
+        got = await get_item(deps, owner_id=OWNER, item_id=item.id)
+        second = await list_items(
+            deps, owner_id=OWNER, query=ItemQuery(tag="a", limit=1, cursor=first.next_cursor)
+        )
+    assert await wire.kinds() == ["SELECT ITEMS.ID,", "SELECT ITEMS.ID,"], wire.sent
+    assert wire.through_sqlalchemy == []  # no result layer: the driver's records
+    assert got == item
+    assert [i.title for i in first.items + second.items] == ["and me", "read me"]

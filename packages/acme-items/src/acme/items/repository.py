@@ -31,10 +31,20 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from acme.core.errors import Conflict, NotFound, PreconditionFailed
-from acme.core.persistence import ComponentUnitOfWork, Page, SqlRepository, SqlUnitOfWork
+from acme.core.errors import Conflict, Invalid, NotFound, PreconditionFailed
+from acme.core.persistence import (
+    ComponentUnitOfWork,
+    Page,
+    SqlRepository,
+    SqlUnitOfWork,
+    check_position,
+    decode_cursor,
+    encode_cursor,
+)
 from acme.core.persistence.deferred import Check, Write
+from acme.core.persistence.driver import driver_rows
 
+from ._queries import GET_OWNED, from_record, listing, listing_keys, listing_parameters
 from .models import SORT_KEYS, Item, ItemFilter, ItemSort
 from .tables import PG_TAGS, items
 
@@ -65,9 +75,7 @@ def _values(item: Item) -> dict[str, Any]:
 
 
 # The hot single-item read, built once and run with parameters.
-_GET_OWNED = select(items).where(
-    items.c.id == bindparam("item_id"), items.c.owner_id == bindparam("owner_id")
-)
+_GET_OWNED = GET_OWNED
 
 
 # The writes, built once with named parameters: a deferred write is combined
@@ -141,6 +149,11 @@ class SqlItemRepository(SqlRepository[Item]):
     async def get_owned(self, owner_id: uuid.UUID, item_id: uuid.UUID) -> Item:
         """The owner's item. Another owner's item is :class:`NotFound`, like a missing one."""
         parameters = {"item_id": item_id, "owner_id": owner_id}
+        records = await driver_rows(self.connection, _GET_OWNED, parameters)
+        if records is not None:
+            if not records:
+                raise _not_found(item_id)
+            return from_record(records[0])
         row = (await self.connection.execute(_GET_OWNED, parameters)).first()
         if row is None:
             raise _not_found(item_id)
@@ -171,8 +184,40 @@ class SqlItemRepository(SqlRepository[Item]):
         Raises:
             Malformed: the cursor is malformed or belongs to another sort.
         """
+        if not self._sqlite:
+            page = await self._driver_page(spec, sort, after, limit)
+            if page is not None:
+                return page
         query = select(items).where(*self._conditions(spec))
         return await self.page_of(query, order=SORT_KEYS[sort], after=after, limit=limit)
+
+    async def _driver_page(
+        self, spec: ItemFilter, sort: ItemSort, after: str | None, limit: int
+    ) -> Page[Item] | None:
+        """:meth:`list_page` on asyncpg, past SQLAlchemy's result layer (``None``: not here)."""
+        if limit < 1:
+            raise Invalid("limit must be at least 1")
+        keys = listing_keys(sort)
+        position = None
+        if after is not None:
+            position = decode_cursor(after, keys)
+            check_position([items.c[key.column] for key in keys], position)
+        statement = listing(
+            sort,
+            order=spec.order is not None,
+            tag=spec.tag is not None,
+            prefix=spec.title_prefix is not None,
+            after=position is not None,
+        )
+        parameters = listing_parameters(spec, position, limit + 1)
+        records = await driver_rows(self.connection, statement, parameters)
+        if records is None:
+            return None
+        page = [from_record(record) for record in records[:limit]]
+        next_cursor = None
+        if len(records) > limit and page:
+            next_cursor = encode_cursor(keys, [getattr(page[-1], key.column) for key in keys])
+        return Page(page, next_cursor)
 
     async def save_version(self, item: Item, *, expected_version: int) -> None:
         """Write back a changed item if it is still at ``expected_version``.

@@ -1,0 +1,62 @@
+"""Hot reads straight from the driver: a select compiled once, run as asyncpg's prepared statement.
+
+SQLAlchemy's result layer (rows, processors, the compiled-cache lookup) cost
+more CPU than the query on a page of a hundred rows. :func:`driver_rows`
+runs a select on the asyncpg connection under the unit of work and returns
+asyncpg's records as they are: values decoded by asyncpg's own codecs
+(``json`` columns stay JSON text). SQLAlchemy still builds and compiles the
+statement, once.
+
+It only takes the short way where that changes nothing: on asyncpg, on a
+connection in autocommit (a reader, or a unit of work with deferred writes
+before its commit), so no transaction of SQLAlchemy's is bypassed. Anywhere
+else it answers ``None`` and the caller runs the statement the usual way.
+Parameters reach asyncpg as given, without SQLAlchemy's bind processing:
+pass UUIDs, numbers, text and aware datetimes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Select
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+__all__ = ["driver_rows"]
+
+
+@lru_cache(maxsize=256)
+def _compiled(statement: Select[Any], dialect: Dialect) -> tuple[str, tuple[str, ...]]:
+    # Keyed on the statement object: build hot selects once, with named parameters.
+    compiled = statement.compile(dialect=dialect)
+    return str(compiled), tuple(compiled.positiontup or ())
+
+
+async def driver_rows(
+    connection: AsyncConnection, statement: Select[Any], parameters: Mapping[str, Any]
+) -> Sequence[Sequence[Any]] | None:
+    """The rows of ``statement`` from asyncpg, or ``None`` where this connection cannot.
+
+    On a driver error the statement is not retried here: the caller's
+    ordinary path runs it again (a read has no effect to repeat), so an
+    outage or a bad value is reported, and a dead connection invalidated,
+    exactly as SQLAlchemy does.
+    """
+    if connection.dialect.driver != "asyncpg":
+        return None
+    raw = await connection.get_raw_connection()
+    adapter: Any = raw.dbapi_connection
+    if adapter is None or not adapter.autocommit:
+        return None
+    sql, names = _compiled(statement, connection.dialect)
+    try:
+        rows: Sequence[Sequence[Any]] = await adapter.driver_connection.fetch(
+            sql, *(parameters[name] for name in names)
+        )
+    # Any failure at all: the caller's ordinary run reports it as SQLAlchemy would.
+    except Exception:  # noqa: BLE001
+        return None
+    return rows

@@ -1,0 +1,89 @@
+"""The hot reads as statements built once per shape, for the driver path on PostgreSQL.
+
+A listing's shape is its sort, which filters it has and whether it starts
+after a cursor: at most 4 x 8 x 2 statements, each compiled once. Every
+value (the owner, the filters, the cursor's position, the limit) is a
+named parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Integer, Select, bindparam, func, select, tuple_, type_coerce
+
+from acme.core.persistence import SortKey, parse_order
+
+from .models import SORT_KEYS, Item, ItemFilter, ItemSort
+from .tables import PG_TAGS, items
+
+__all__ = ["GET_OWNED", "from_record", "listing", "listing_keys", "listing_parameters"]
+
+GET_OWNED = select(items).where(
+    items.c.id == bindparam("item_id"), items.c.owner_id == bindparam("owner_id")
+)
+
+
+def from_record(record: Sequence[Any]) -> Item:
+    """An item from asyncpg's record of an ``items`` row.
+
+    The columns are the dataclass's fields in order; the ``json`` codec
+    SQLAlchemy's dialect installs on each connection has already parsed ``meta``.
+    """
+    return _new_item(*record)
+
+
+_new_item: Callable[..., Item] = Item
+
+
+@cache
+def listing_keys(sort: ItemSort) -> tuple[SortKey, ...]:
+    """The keyset of a sort: its columns, then the id in the last one's direction."""
+    keys = parse_order(SORT_KEYS[sort])
+    return (*keys, SortKey("id", keys[-1].descending))
+
+
+@cache
+def listing(sort: ItemSort, *, order: bool, tag: bool, prefix: bool, after: bool) -> Select[Any]:
+    """The listing of one shape; its parameters come from :func:`listing_parameters`."""
+    keys = listing_keys(sort)
+    columns = [items.c[key.column] for key in keys]
+    query = select(items).where(items.c.owner_id == bindparam("owner_id"))
+    if order:
+        query = query.where(items.c.order == bindparam("order"))
+    if tag:
+        tags = type_coerce(items.c.tags, PG_TAGS)
+        query = query.where(tags.contains(bindparam("tags", type_=PG_TAGS)))
+    if prefix:
+        length = bindparam("prefix_length", type_=Integer)
+        query = query.where(func.substr(items.c.title, 1, length) == bindparam("prefix"))
+    if after:
+        row = tuple_(*columns)
+        position = tuple_(
+            *(bindparam(f"after_{i}", type_=column.type) for i, column in enumerate(columns))
+        )
+        # Every sort runs one way (SORT_KEYS), so one row comparison is the keyset.
+        query = query.where(row < position if keys[0].descending else row > position)
+    query = query.order_by(
+        *(c.desc() if k.descending else c.asc() for c, k in zip(columns, keys, strict=True))
+    )
+    return query.limit(bindparam("limit", type_=Integer))
+
+
+def listing_parameters(
+    spec: ItemFilter, position: Sequence[Any] | None, limit: int
+) -> dict[str, Any]:
+    """The parameters of :func:`listing` for one request (``limit`` includes the look-ahead row)."""
+    parameters: dict[str, Any] = {"owner_id": spec.owner_id, "limit": limit}
+    if spec.order is not None:
+        parameters["order"] = spec.order
+    if spec.tag is not None:
+        parameters["tags"] = [spec.tag]
+    if spec.title_prefix is not None:
+        parameters["prefix"] = spec.title_prefix
+        parameters["prefix_length"] = len(spec.title_prefix)
+    if position is not None:
+        parameters |= {f"after_{i}": value for i, value in enumerate(position)}
+    return parameters
