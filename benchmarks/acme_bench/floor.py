@@ -123,11 +123,10 @@ def _after(cursor: str) -> list[Any]:
         raise _problem(400, "Bad Request") from None
 
 
-async def _outbox(connection: asyncpg.Connection, kind: str, payload: dict[str, Any]) -> None:
+def _outbox(kind: str, payload: dict[str, Any]) -> list[Any]:
+    """The parameters of an outbox row, for ``sql.with_outbox``."""
     now = dt.datetime.now(dt.UTC)
-    await connection.execute(
-        sql.INSERT_OUTBOX, uuid.uuid4(), kind, 1, now, None, orjson.dumps(payload).decode(), now, 0
-    )
+    return [uuid.uuid4(), kind, 1, now, None, orjson.dumps(payload).decode(), now, 0]
 
 
 async def list_items(connection: asyncpg.Connection, owner: str, scope: Scope) -> Reply:
@@ -168,20 +167,16 @@ async def create_item(
     }
     values = [item[name] for name in sql.ITEM_FIELDS]
     values[6] = orjson.dumps(item["meta"]).decode()
-    async with connection.transaction():
-        await connection.execute(sql.INSERT_ITEM, *values)
-        await _outbox(
-            connection,
-            "item.created",
-            {
-                "id": item["id"],
-                "owner_id": owner,
-                "title": item["title"],
-                "order": item["order"],
-                "tags": item["tags"],
-                "created_at": now.isoformat(),
-            },
-        )
+    event = {
+        "id": item["id"],
+        "owner_id": owner,
+        "title": item["title"],
+        "order": item["order"],
+        "tags": item["tags"],
+        "created_at": now.isoformat(),
+    }
+    # One statement, in autocommit: the item and its outbox row, as the API writes them.
+    await connection.fetchval(sql.CREATE_ITEM, *values, *_outbox("item.created", event))
     location = f"{_base(scope)}/items/{item['id']}".encode()
     return Reply(201, item, [(b"location", location), _etag(1)])
 
@@ -194,45 +189,42 @@ async def update_item(
         raise _problem(428, "Precondition Required")
     expected = _versions(match)
     changes = {k: v for k, v in orjson.loads(body).items() if k in EDITABLE}
-    async with connection.transaction():
-        row = await connection.fetchrow(sql.GET_OWNED, item_id, owner)
-        if row is None:
-            raise _problem(404, "Not Found")
-        item = dict(row.items())
-        seen = item["version"]
-        if expected is not None and seen not in expected:
-            raise _problem(412, "Precondition Failed")
-        changed = [k for k, v in changes.items() if item[k] != v]
-        if not changed:
-            return Reply(200, item, [_etag(seen)])
-        item.update(changes, version=seen + 1, updated_at=dt.datetime.now(dt.UTC))
-        meta = orjson.dumps(item["meta"]).decode()  # a raw fragment dumps as its own text
-        done = await connection.execute(
-            sql.UPDATE_ITEM,
-            item["title"],
-            item["description"],
-            item["tags"],
-            item["order"],
-            meta,
-            item["updated_at"],
-            item["version"],
-            item_id,
-            owner,
-            seen,
-        )
-        if done == "UPDATE 0":
-            raise _problem(412, "Precondition Failed")
-        await _outbox(
-            connection,
-            "item.updated",
-            {
-                "id": str(item_id),
-                "owner_id": owner,
-                "version": item["version"],
-                "changed": changed,
-                "updated_at": item["updated_at"].isoformat(),
-            },
-        )
+    # The read needs no transaction: the write checks the version it saw.
+    row = await connection.fetchrow(sql.GET_OWNED, item_id, owner)
+    if row is None:
+        raise _problem(404, "Not Found")
+    item = dict(row.items())
+    seen = item["version"]
+    if expected is not None and seen not in expected:
+        raise _problem(412, "Precondition Failed")
+    changed = [k for k, v in changes.items() if item[k] != v]
+    if not changed:
+        return Reply(200, item, [_etag(seen)])
+    item.update(changes, version=seen + 1, updated_at=dt.datetime.now(dt.UTC))
+    meta = orjson.dumps(item["meta"]).decode()  # a raw fragment dumps as its own text
+    event = {
+        "id": str(item_id),
+        "owner_id": owner,
+        "version": item["version"],
+        "changed": changed,
+        "updated_at": item["updated_at"].isoformat(),
+    }
+    done = await connection.fetchval(
+        sql.UPDATE_ITEM_OUTBOX,
+        item["title"],
+        item["description"],
+        item["tags"],
+        item["order"],
+        meta,
+        item["updated_at"],
+        item["version"],
+        item_id,
+        owner,
+        seen,
+        *_outbox("item.updated", event),
+    )
+    if done == 0:
+        raise _problem(412, "Precondition Failed")
     return Reply(200, item, [_etag(item["version"])])
 
 
@@ -241,14 +233,13 @@ async def delete_item(
 ) -> Reply:
     match = _header(scope, b"if-match")
     expected = None if match is None else _versions(match)
-    async with connection.transaction():
-        if expected is None:
-            done = await connection.execute(sql.DELETE_ANY_VERSION, item_id, owner)
-        else:
-            done = await connection.execute(sql.DELETE_ITEM, item_id, owner, expected)
-        if done == "DELETE 0":
-            raise _problem(404, "Not Found")
-        await _outbox(connection, "item.deleted", {"id": str(item_id), "owner_id": owner})
+    event = _outbox("item.deleted", {"id": str(item_id), "owner_id": owner})
+    if expected is None:
+        done = await connection.fetchval(sql.DELETE_ANY_VERSION_OUTBOX, item_id, owner, *event)
+    else:
+        done = await connection.fetchval(sql.DELETE_ITEM_OUTBOX, item_id, owner, expected, *event)
+    if done == 0:
+        raise _problem(404, "Not Found")
     return Reply(204)
 
 

@@ -3,8 +3,9 @@
 Captured from PostgreSQL's statement log while the API served each route
 (``log_statement = 'all'`` on a benchmark database): the same selects, the
 same keyset condition, the same writes, and the same outbox row written in
-the write's transaction. Only the casts SQLAlchemy adds to each parameter
-are left out.
+the same statement as its write (a data-modifying CTE, in autocommit). Only
+the casts SQLAlchemy adds to each parameter are left out, except in the
+outbox row's SELECT, where PostgreSQL needs them to type the parameters.
 """
 
 from __future__ import annotations
@@ -61,3 +62,25 @@ INSERT_OUTBOX = (
     "INSERT INTO acme_outbox (id, type, version, occurred_at, correlation_id, payload, "
     "created_at, attempts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
 )
+
+
+def with_outbox(write: str, first: int) -> str:
+    """``write`` and its outbox row as one statement; the row's parameters start at ``$first``.
+
+    The row is written only when the write changed one; the statement
+    answers how many it changed.
+    """
+    casts = ("uuid", "varchar", "integer", "timestamptz", "varchar", "json", "timestamptz")
+    row = ", ".join(f"${first + i}::{cast}" for i, cast in enumerate((*casts, "integer")))
+    return (
+        f"WITH acme_write AS ({write} RETURNING 1 AS changed), "
+        "acme_insert0 AS (INSERT INTO acme_outbox (id, type, version, occurred_at, "
+        f"correlation_id, payload, created_at, attempts) SELECT {row} FROM acme_write) "
+        "SELECT count(*) FROM acme_write"
+    )
+
+
+CREATE_ITEM = with_outbox(INSERT_ITEM, 11)
+UPDATE_ITEM_OUTBOX = with_outbox(UPDATE_ITEM, 11)
+DELETE_ITEM_OUTBOX = with_outbox(DELETE_ITEM, 4)
+DELETE_ANY_VERSION_OUTBOX = with_outbox(DELETE_ANY_VERSION, 3)
