@@ -103,6 +103,44 @@ async def test_the_relay_hands_a_batch_consumer_its_whole_batch_at_once(
     assert await pending(core_database) == 1
 
 
+async def test_rows_a_dead_relay_was_delivering_come_again_after_its_lease(
+    core_database: Database,
+) -> None:
+    gate = asyncio.Event()
+    stuck_bus = InProcessBus()
+
+    async def stuck(messages: Sequence[Message]) -> None:
+        await gate.wait()  # the process dies before the handler commits
+
+    stuck_bus.subscribe_batch("item.*", stuck, consumer="test")
+    message = Message("item.created", {})
+    await add(core_database, message)
+    lease = timedelta(seconds=1)
+    dying = asyncio.create_task(
+        OutboxRelay(core_database.unit_of_work, stuck_bus, claim_lease=lease).relay_once()
+    )
+    await asyncio.sleep(0.3)
+    dying.cancel()  # killed: nothing marked sent
+    bus = InProcessBus()
+    seen: list[Message] = []
+
+    async def handler(messages: Sequence[Message]) -> None:
+        seen.extend(messages)
+
+    bus.subscribe_batch("item.*", handler, consumer="test")
+    relay = OutboxRelay(core_database.unit_of_work, bus, claim_lease=lease)
+    try:
+        assert await pending(core_database) == 1
+        assert await relay.relay_once() == 0  # still leased to the dead one
+        await asyncio.sleep(1.2)
+        assert await relay.relay_once() == 1
+        assert [m.id for m in seen] == [message.id]
+        assert await pending(core_database) == 0
+    finally:
+        gate.set()
+        await stuck_bus.drain()
+
+
 async def test_an_unroutable_row_stays_pending_and_waits(core_database: Database) -> None:
     bus = RecordingBus(unroutable=frozenset({"account.created"}))
     stuck, fine = Message("account.created", {}), Message("item.created", {})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from acme.core.messaging import BatchBus, Message, Unroutable
@@ -63,3 +64,26 @@ async def test_a_failing_batch_is_handled_one_by_one_so_a_bad_message_costs_only
     await bus.drain()
     assert sorted(handled) == [1, 3]
     assert bus.dead_letters == [("counts", bad)]
+
+
+async def test_a_batch_is_published_once_its_handlers_are_done() -> None:
+    bus = InProcessBus()
+    gate = asyncio.Event()
+    done: list[str] = []
+
+    async def batch(messages: Sequence[Message]) -> None:
+        await gate.wait()
+        done.append("batch")
+
+    async def single(message: Message) -> None:
+        await gate.wait()
+        done.append("single")
+
+    bus.subscribe_batch("item.*", batch, consumer="counts")
+    bus.subscribe("item.*", single, consumer="mail")
+    publishing = asyncio.create_task(bus.publish_batch([Message("item.created", {})]))
+    await asyncio.sleep(0.05)
+    assert not publishing.done()  # the relay would not mark the row sent yet
+    gate.set()
+    assert await publishing == [None]
+    assert sorted(done) == ["batch", "single"]

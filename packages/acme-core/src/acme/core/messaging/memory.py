@@ -67,14 +67,16 @@ class InProcessBus:
     publishes never waits. A failing handler is retried ``max_attempts``
     times, then logged and dropped (there is no broker: it is kept in
     :attr:`dead_letters`). :meth:`drain` waits for deliveries in flight, for
-    tests and for shutdown. Delivery is at most once here: a message handed
-    over is lost if the process stops before its handler commits. Use
-    RabbitMQ where that matters.
+    tests and for shutdown. Through :meth:`publish` alone delivery is at
+    most once: a message handed over is lost if the process stops before
+    its handler commits (the relay uses :meth:`publish_batch`, below).
 
     It is a :class:`~acme.core.messaging.BatchBus`: :meth:`publish_batch`
     hands a batch subscription every matching message of the batch in one
     call; when that call fails, each message is retried on its own, so one
-    bad message costs only itself.
+    bad message costs only itself. It returns once the handlers are done,
+    which is what lets the relay deliver again what a dead process was
+    handling: with the relay, delivery is at least once here too.
 
     Args:
         max_attempts: Handler attempts per delivery.
@@ -122,16 +124,22 @@ class InProcessBus:
                 self._room.clear()
                 await self._room.wait()
 
-    def _start(self, delivery: Coroutine[Any, Any, None]) -> None:
+    def _start(self, delivery: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(delivery)
         self._tasks.add(task)
         task.add_done_callback(self._finished)
+        return task
 
     async def publish_batch(self, messages: Sequence[Message]) -> list[Exception | None]:
-        """Start delivering a batch: per subscription, one call with its matching messages.
+        """Deliver a batch: per subscription, one call with its matching messages.
 
-        Returns one outcome per message: ``None``, or :class:`Unroutable`
-        when no subscription matches it (the others are still delivered).
+        Returns once every handler is done with the batch (handled, or
+        dead-lettered after its attempts), so the relay marks rows sent only
+        then and a process that dies first has them delivered again. Called
+        from a handler, it returns at once instead (the handler holds a slot
+        the deliveries may need). One outcome per message: ``None``, or
+        :class:`Unroutable` when no subscription matches it (the others are
+        still delivered).
         """
         outcomes: list[Exception | None] = [
             None if self._routable(m) else Unroutable(f"no subscription matches {m.type!r}")
@@ -141,14 +149,17 @@ class InProcessBus:
         if not routed:
             return outcomes
         await self._wait_for_room()
+        started = []
         for batch_subscription in self._batch_subscriptions:
             matching = [m for m in routed if topic_matches(batch_subscription.topic, m.type)]
             if matching:
-                self._start(self._deliver_batch(batch_subscription, matching))
+                started.append(self._start(self._deliver_batch(batch_subscription, matching)))
         for subscription in self._subscriptions:
             for message in routed:
                 if topic_matches(subscription.topic, message.type):
-                    self._start(self._deliver(subscription, message))
+                    started.append(self._start(self._deliver(subscription, message)))
+        if not _delivering.get():
+            await asyncio.gather(*started, return_exceptions=True)
         return outcomes
 
     async def publish(self, message: Message) -> None:

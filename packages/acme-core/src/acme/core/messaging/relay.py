@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, delete, or_, select, update
+from sqlalchemy import BindParameter, Row, and_, bindparam, delete, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from acme.core.errors import Unavailable
@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 # after every commit, and a statement built per poll is coerced and keyed anew.
 _NOW = bindparam("now", type_=outbox.c.published_at.type)
 _DUE = (
-    select(outbox)
+    select(outbox.c.id)
     .where(
         and_(
             outbox.c.published_at.is_(None),
@@ -39,11 +39,22 @@ _DUE = (
     .limit(bindparam("batch"))
     .with_for_update(skip_locked=True)
 )
-_MARK_SENT = (
+# The claim: a lease on a batch of due rows, in one statement of its own.
+_CLAIM = (
     update(outbox)
-    .where(outbox.c.id.in_(bindparam("ids", expanding=True)))
-    .values(published_at=_NOW)
+    .where(outbox.c.id.in_(_DUE.scalar_subquery()))
+    .values(next_attempt_at=bindparam("lease_until", type_=outbox.c.next_attempt_at.type))
+    .returning(*outbox.c)
 )
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+_MARK_SENT = update(outbox).where(outbox.c.id.in_(_IDS)).values(published_at=_NOW)
+# A transport that took nothing: the rows are due again at once, as they were.
+_RELEASE = update(outbox).where(outbox.c.id.in_(_IDS)).values(next_attempt_at=None)
+
+
+def _row_order(row: Row[Any]) -> tuple[datetime, uuid.UUID]:
+    # UPDATE ... RETURNING answers in no particular order: publish oldest first.
+    return (row.created_at, row.id)
 
 
 def _message(row: Row[Any]) -> Message:
@@ -60,13 +71,19 @@ def _message(row: Row[Any]) -> Message:
 class OutboxRelay:
     """Moves outbox rows to the bus: publish (confirmed), then mark sent.
 
-    Each batch is claimed with ``SELECT ... FOR UPDATE SKIP LOCKED`` on
-    PostgreSQL, so several relays (one per API process, plus ``acme-api
-    relay``) share the work and no row is published by two at once. The
-    row is marked sent in the same transaction that locked it, after the
-    broker confirmed it; a crash in between publishes it again later, which
-    idempotent consumers absorb. SQLite has no row locks: run one relay per
-    SQLite database (the embedded default has one process).
+    Each batch is claimed with a lease, in one statement that picks due
+    rows with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL and sets their
+    ``next_attempt_at`` to ``claim_lease`` from now, so several relays (one
+    per API process, plus ``acme-api relay``) share the work and no row is
+    published by two at once. No transaction or connection is held while
+    the batch is delivered, so handlers that need connections of their own
+    never wait for the relay's. Rows are marked sent once the bus has taken
+    them: for RabbitMQ, confirmed; for the in-process bus, handled (its
+    :meth:`publish_batch` returns when its handlers have). A process that
+    dies in between leaves its rows leased: once the lease runs out they
+    are delivered again, which idempotent consumers absorb, so nothing is
+    lost. SQLite has no row locks: run one relay per SQLite database (the
+    embedded default has one process).
 
     A row the broker cannot route stays pending and is retried with
     exponential backoff (``next_attempt_at``), so it never blocks the rows
@@ -83,6 +100,8 @@ class OutboxRelay:
         keep_sent: How long published rows are kept (for inspection) before
             :meth:`purge_sent` deletes them; ``None`` keeps them forever.
         purge_interval: Seconds between two purges while running.
+        claim_lease: How long claimed rows are kept from other relays; past
+            it, rows a dead process claimed are delivered again.
     """
 
     def __init__(
@@ -96,6 +115,7 @@ class OutboxRelay:
         max_outage_delay: float = 30.0,
         keep_sent: timedelta | None = timedelta(days=7),
         purge_interval: float = 600.0,
+        claim_lease: timedelta = timedelta(seconds=30),
     ) -> None:
         self._unit_of_work = unit_of_work
         self._bus = bus
@@ -105,6 +125,7 @@ class OutboxRelay:
         self.max_outage_delay = max_outage_delay
         self.keep_sent = keep_sent
         self.purge_interval = purge_interval
+        self.claim_lease = claim_lease
         self._next_purge = 0.0
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -128,25 +149,33 @@ class OutboxRelay:
             DeliveryFailed: the bus is unreachable (nothing was marked).
         """
         now = datetime.now(UTC)
-        async with self._unit_of_work() as uow:
-            due = {"now": now, "batch": self.batch_size}
-            rows = (await uow.connection.execute(_DUE, due)).all()
-            if not rows:
-                return 0
-            published: list[uuid.UUID] = []
-            transport_error: DeliveryFailed | None = None
-            messages = [_message(row) for row in rows]
-            outcomes: list[BaseException | None]
-            if isinstance(self._bus, BatchBus):
-                # The bus hands each batch consumer the whole batch at once.
-                outcomes = list(await self._bus.publish_batch(messages))
-            else:
-                # Publish the batch concurrently: the confirms are pipelined on
-                # one channel, and frames still leave in row order.
-                outcomes = await asyncio.gather(
-                    *(self._bus.publish(message) for message in messages),
-                    return_exceptions=True,
-                )
+        due = {"now": now, "batch": self.batch_size, "lease_until": now + self.claim_lease}
+        async with self._autocommit() as uow:
+            rows = sorted((await uow.connection.execute(_CLAIM, due)).all(), key=_row_order)
+            await uow.commit()
+        if not rows:
+            return 0
+        outcomes = await self._deliver([_message(row) for row in rows])
+        return await self._settle(rows, outcomes, now)
+
+    async def _deliver(self, messages: list[Message]) -> list[BaseException | None]:
+        if isinstance(self._bus, BatchBus):
+            # The bus hands each batch consumer the whole batch at once.
+            return list(await self._bus.publish_batch(messages))
+        # Publish the batch concurrently: the confirms are pipelined on one
+        # channel, and frames still leave in row order.
+        return await asyncio.gather(
+            *(self._bus.publish(message) for message in messages), return_exceptions=True
+        )
+
+    async def _settle(
+        self, rows: list[Row[Any]], outcomes: list[BaseException | None], now: datetime
+    ) -> int:
+        """Mark what the bus took, back off what it cannot route, release the rest."""
+        published: list[uuid.UUID] = []
+        untaken: list[uuid.UUID] = []
+        errors: list[BaseException] = []
+        async with self._autocommit() as uow:
             for row, outcome in zip(rows, outcomes, strict=True):
                 if outcome is None:
                     published.append(row.id)
@@ -161,16 +190,27 @@ class OutboxRelay:
                         )
                     )
                     logger.warning("outbox %s %s: %s", row.type, row.id, outcome.detail)
-                elif isinstance(outcome, DeliveryFailed):
-                    transport_error = outcome
-                elif isinstance(outcome, BaseException):
-                    raise outcome
+                else:
+                    untaken.append(row.id)
+                    errors.append(outcome)
             if published:
                 await uow.connection.execute(_MARK_SENT, {"ids": published, "now": now})
+            if untaken:
+                await uow.connection.execute(_RELEASE, {"ids": untaken})
             await uow.commit()
-        if transport_error is not None and not published:
-            raise transport_error
+        unexpected = [e for e in errors if not isinstance(e, DeliveryFailed)]
+        if unexpected:
+            raise unexpected[0]
+        if errors and not published:
+            raise errors[0]
         return len(published)
+
+    def _autocommit(self) -> SqlUnitOfWork:
+        # Each statement of the relay is a whole transaction: on PostgreSQL a
+        # deferred-mode unit of work runs it in autocommit, one round trip.
+        uow = self._unit_of_work()
+        uow.deferred = True
+        return uow
 
     async def purge_sent(self, *, batch: int = 1000) -> int:
         """Delete published rows older than ``keep_sent``; return how many went.
