@@ -10,7 +10,8 @@ the lock's third-party wheels come from a loopback index standing in for PyPI
 (the wheelhouse .ci/run fills), and the acme wheels and the API from the
 tree's wheels with their hashes (``.ci/release image-wheels``). Then the
 installed API, as the image runs it (gunicorn with ``acme_api.gunicorn_conf``),
-migrates a fresh SQLite database and must answer ``GET /health/ready`` 200.
+migrates a fresh SQLite database and must answer ``GET /health/ready`` 200;
+last, the CycloneDX SBOM of that Python set is written and validated.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from pathlib import Path
 
 import loopback
 from loopback import CheckFailed, Index, run
+from sbom import environment_sbom
 
 DOCKERFILE = loopback.ROOT / "deploy/Dockerfile"
 # What the image build leaves out of its context (deploy/Dockerfile.dockerignore).
@@ -199,6 +201,11 @@ def check(work: Path) -> None:
     if any(f.startswith("acme") for f in fetched):
         raise CheckFailed(f"an acme wheel came from the index: {fetched}")
     serve_and_probe(prefix, work, env)
+    document = work / "image-python.cdx.json"
+    summary = environment_sbom(prefix / "bin/python", document)
+    print(
+        f"    SBOM of the image's Python set: {summary['components']} components, valid CycloneDX"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -208,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(args.keep or tempfile.mkdtemp(prefix="acme-image-layer-")).resolve()
     try:
         check(work)
-    except (CheckFailed, OSError) as exc:
+    except (CheckFailed, OSError, subprocess.CalledProcessError, ValueError) as exc:
         print(f"FAIL {exc}", file=sys.stderr)
         return 1
     finally:

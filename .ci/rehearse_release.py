@@ -17,7 +17,7 @@ steps call. The stages:
     development workspace builds with acme-items ahead of the API's pin;
  3. plan refuses a tag on a commit that is not on main and a tag whose
     version disagrees with the tree, then accepts acme-items-v1.0.1;
- 4. build that wheel (and sdist) only;
+ 4. build that wheel (and sdist) only, and its CycloneDX SBOM;
  5. test it against its lowest and newest released siblings and the tree's;
  6. publish it; the same run again skips what the index has, and a different
     file under the released version is refused;
@@ -279,6 +279,16 @@ class Rehearsal:
         if [f.name.split("-")[0] for f in built] != [name.replace("-", "_")] * 2:
             raise RehearsalFailed(f"the build made {[f.name for f in built]}, not {name} alone")
         return built
+
+    def sbom(self, wheel: Path) -> None:
+        """The build job's SBOM step; the third-party wheels from the index's directory."""
+        out = self.work / "sbom"
+        self.release(
+            "sbom", str(wheel), "--out", str(out),
+            "--find-links", str(self.work / "index"), "--no-index",
+        )  # fmt: skip
+        if not (out / f"{wheel.name}.cdx.json").is_file():
+            raise RehearsalFailed(f"no SBOM written for {wheel.name}")
 
     def publish(self, files: list[Path]) -> None:
         """The workflow's publish job."""
@@ -591,9 +601,10 @@ def rehearse(work: Path, wheelhouse: Path, renovate: Path | None, api_tests: str
         version = r.patch_release_commit()
         stage(f"3. plan: refuse a tag off main or disagreeing; tag acme-items-v{version}")
         r.plan_refusals(version)
-        stage(f"4. build acme-items {version} only")
+        stage(f"4. build acme-items {version} only, and its SBOM")
         files = r.plan_and_build("acme-items", version)
         wheel = next(f for f in files if f.suffix == ".whl")
+        r.sbom(wheel)
         stage("5. test the built wheel against its lowest, newest and the tree's siblings")
         r.test_wheel(wheel)
         stage("6. publish; again: skipped; a different file under the version: refused")

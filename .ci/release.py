@@ -32,6 +32,12 @@ Run through ``.ci/release`` (it installs the pinned release tools first):
         the public names (``__all__`` of public modules, see surface.py) the
         tree removed since the last release; plan refuses such a release
         unless it is a major one
+    .ci/release sbom dist/*.whl --out dist [--find-links DIR --no-index]
+        a CycloneDX SBOM per wheel (WHEEL.cdx.json): the wheel with every
+        extra, its tree siblings and their dependencies in a fresh venv
+    .ci/release test-lowest acme-core [-- PYTEST ARGS]
+        the package's tests at the lowest versions its requirements declare
+        (uv --resolution lowest-direct; see lowest.py)
     .ci/release image-wheels DIR
         the image's "tree" wheels: the acme wheels and the API built from
         the tree, and DIR/requirements.txt with their hashes (deploy/Dockerfile
@@ -59,6 +65,7 @@ from packaging.version import InvalidVersion, Version
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import loopback
+from lowest import run_lowest
 from releases import (
     API,
     RELEASABLE,
@@ -77,6 +84,7 @@ from releases import (
     tree_version,
     version_source,
 )
+from sbom import environment_sbom
 from surface import removed_names, surface
 
 LOCK = ROOT / API / "requirements.lock"
@@ -386,11 +394,38 @@ def build_parser() -> argparse.ArgumentParser:
     cmd.add_argument("version")
     cmd = commands.add_parser("api-diff", help="public names removed since the last release")
     cmd.add_argument("name", choices=list(RELEASABLE))
+    cmd = commands.add_parser("sbom", help="a CycloneDX SBOM for each wheel")
+    cmd.add_argument("wheels", nargs="+", type=Path)
+    cmd.add_argument("--out", type=Path, default=Path("dist"))
+    cmd.add_argument("--find-links", type=Path, action="append", default=[])
+    cmd.add_argument("--no-index", action="store_true", help="only the --find-links directories")
+    cmd = commands.add_parser("test-lowest", help="tests at the lowest declared requirements")
+    cmd.add_argument("name", choices=list(RELEASABLE))
+    cmd.add_argument("pytest_args", nargs="*")
     cmd = commands.add_parser("image-wheels", help="the tree's wheels for the image, hashed")
     cmd.add_argument("out", type=Path)
     cmd = commands.add_parser("adopt", add_help=False, help="the API adopts a release")
     cmd.add_argument("adopt_args", nargs=argparse.REMAINDER)
     return parser
+
+
+def wheel_sbom(wheel: Path, out: Path, *, find_links: list[Path], no_index: bool) -> Path:
+    """The SBOM of ``wheel`` as installed: every extra, tree siblings, dependencies."""
+    extra = tuple(f"--find-links={d.resolve()}" for d in find_links)
+    extra += ("--no-index",) if no_index else ()
+    with tempfile.TemporaryDirectory() as tmp:
+        lines = install_set(wheel, "tree", Path(tmp) / "siblings")
+        python = fresh_venv(Path(tmp) / "venv", lines, extra=extra)
+        document = out / f"{wheel.name}.cdx.json"
+        summary = environment_sbom(python, document)
+    stage(f"{document}: {summary['components']} components, valid CycloneDX")
+    return document
+
+
+def _sbom(args: argparse.Namespace) -> int:
+    for wheel in args.wheels:
+        wheel_sbom(wheel, args.out, find_links=args.find_links, no_index=args.no_index)
+    return 0
 
 
 def _image_wheels(args: argparse.Namespace) -> int:
@@ -463,6 +498,15 @@ COMMANDS = {
     "adopt": _adopt,
     "api-diff": _api_diff,
     "image-wheels": _image_wheels,
+    "sbom": _sbom,
+    "test-lowest": lambda args: run_lowest(
+        name=args.name,
+        source=ROOT / RELEASABLE[args.name],
+        build=build_wheel,
+        metadata=wheel_metadata,
+        pytest_args=args.pytest_args,
+        root=ROOT,
+    ),
 }
 
 

@@ -9,10 +9,14 @@ if (files.length === 0) {
   console.error("usage: node run.mjs WORKFLOW.yml...");
   process.exit(2);
 }
+// The npm build stopped at 2.0.6 (2022): GitHub has since added the
+// "attestations" permission (actions/attest-build-provenance needs it). That
+// one message is left out; every other problem counts.
+const outdated = (r) => r.kind === "permissions" && r.message.startsWith('unknown permission scope "attestations"');
 const lint = await createLinter();
 let problems = 0;
 for (const file of files) {
-  const results = lint(await readFile(file, "utf8"), file);
+  const results = lint(await readFile(file, "utf8"), file).filter((r) => !outdated(r));
   for (const r of results) {
     console.log(`${r.file}:${r.line}:${r.column}: ${r.message} [${r.kind}]`);
   }
