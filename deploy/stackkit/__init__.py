@@ -17,6 +17,7 @@ and on the bench environment's ``PYTHONPATH`` (``hatch.toml``, for
 from __future__ import annotations
 
 from .nginx import EDGE_TEMPLATE, Nginx, default_nginx, render_edge
+from .pgbouncer import PGBOUNCER, PGBOUNCER_INI, PgBouncer, pgbouncer_setting
 from .postgres import PG_BIN, PrivatePostgres, private_postgres
 from .server import BIN, StackError, http_ok, running, wait_ready
 from .traffic import Outcome, load
@@ -33,6 +34,8 @@ __all__ = [
     "BIN",
     "DOCKERFILE",
     "EDGE_TEMPLATE",
+    "PGBOUNCER",
+    "PGBOUNCER_INI",
     "PG_BIN",
     "SUPERVISORD_CONF",
     "ApiUnderSupervisor",
@@ -40,12 +43,14 @@ __all__ = [
     "InImage",
     "Nginx",
     "Outcome",
+    "PgBouncer",
     "PrivatePostgres",
     "StackError",
     "default_nginx",
     "http_ok",
     "image_command",
     "load",
+    "pgbouncer_setting",
     "private_postgres",
     "render_edge",
     "running",

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from acme.core.testing import accepts_connections
+from acme.core.testing import accepts_connections, wait_until
 
 from .server import DEPLOY, Server, StackError, wait_ready
 
@@ -42,9 +42,16 @@ def default_nginx() -> str:
 
 @dataclass
 class Nginx(Server):
-    """nginx with the edge template in front of ``upstream`` (``host:port``)."""
+    """nginx with the edge template in front of ``upstream`` (``host:port``).
 
-    upstream: str
+    ``replicas`` puts several servers in the upstream instead (a Service's
+    endpoints); :meth:`route` takes one out of rotation or puts it back, as
+    readiness does, and reloads nginx.
+    """
+
+    upstream: str = ""
+    replicas: tuple[str, ...] = ()
+    out_of_rotation: set[str] = field(default_factory=set)
     rate_limit: str = "1000r/s"
     rate_burst: int = 2000
     workers: int = 1
@@ -58,6 +65,36 @@ class Nginx(Server):
     def access_log(self) -> Path:
         return self.logs / "access.log"
 
+    def _upstream_servers(self) -> str:
+        # The template writes "server ${ACME_NGINX_UPSTREAM} max_fails=0;": more
+        # servers go in as further "server" lines of that upstream block.
+        servers = self.replicas or (self.upstream,)
+        lines = [f"{s} down" if s in self.out_of_rotation else s for s in servers]
+        return " max_fails=0;\n    server ".join(lines)
+
+    def _workers(self) -> set[int]:
+        assert self.process is not None
+        pid = self.process.pid
+        return {int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+
+    def route(self, replica: str, *, serving: bool) -> None:
+        """Put ``replica`` in rotation or take it out, and wait until new workers use that.
+
+        nginx's old workers finish the requests they hold; new connections go
+        to the new workers, which have the new upstream.
+        """
+        if serving:
+            self.out_of_rotation.discard(replica)
+        else:
+            self.out_of_rotation.add(replica)
+        self._write_config()
+        old = self._workers()
+        assert self.process is not None
+        self.process.send_signal(signal.SIGHUP)
+        wait_until(
+            lambda: bool(self._workers() - old), timeout=10, what="nginx to start new workers"
+        )
+
     def _write_config(self) -> Path:
         temp = self.root / "temp"
         for directory in (self.logs, temp):
@@ -66,7 +103,7 @@ class Nginx(Server):
         site = self.root / "acme.conf"
         edge = {
             "ACME_NGINX_LISTEN": self.address,
-            "ACME_NGINX_UPSTREAM": self.upstream,
+            "ACME_NGINX_UPSTREAM": self._upstream_servers(),
             "ACME_NGINX_LOG_DIR": str(self.logs),
             "ACME_NGINX_RATE_LIMIT": self.rate_limit,
             "ACME_NGINX_RATE_BURST": str(self.rate_burst),

@@ -13,8 +13,10 @@ import pytest
 from stackkit import (
     BIN,
     PG_BIN,
+    PGBOUNCER,
     ApiUnderSupervisor,
     Nginx,
+    PgBouncer,
     PrivatePostgres,
     private_postgres,
     running,
@@ -55,6 +57,29 @@ def postgres_cluster() -> Iterator[PrivatePostgres]:
     """A private PostgreSQL cluster for the deploy tests: they may stop and restart it."""
     require((PG_BIN / "initdb").exists(), f"PostgreSQL server binaries in {PG_BIN}")
     yield from private_postgres()
+
+
+ROLE_TIMEOUT = "ALTER ROLE postgres SET statement_timeout = '30s'"
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(postgres_cluster: PrivatePostgres) -> Iterator[PgBouncer]:
+    """Debian's PgBouncer with deploy/pgbouncer/pgbouncer.ini in front of the private cluster.
+
+    Through PgBouncer no statement_timeout comes in the startup packet: it is
+    set on the role, as deploy/README.md tells operators to.
+    """
+    require(os.path.exists(PGBOUNCER), "pgbouncer (Debian package pgbouncer; .ci/run installs it)")
+    address = ["-h", "127.0.0.1", "-p", str(postgres_cluster.port), "-U", "postgres"]
+    subprocess.run(
+        [str(PG_BIN / "psql"), *address, "-d", "acme", "-c", ROLE_TIMEOUT],
+        capture_output=True,
+        check=True,
+        timeout=30,
+    )
+    root = Path(tempfile.mkdtemp(prefix="acme-pgbouncer-"))
+    with running(PgBouncer(root, server_port=postgres_cluster.port)) as bouncer:
+        yield bouncer
 
 
 @pytest.fixture(scope="session")
