@@ -204,7 +204,11 @@ async def build(settings: Settings, *, consume: bool = True) -> Container:
         await database.dispose()
         raise
     logger.info("message bus started: %r", bus)
-    relay = OutboxRelay(database.unit_of_work, bus, interval=settings.relay_interval)
+    # On PostgreSQL the relay also wakes on other processes' commits (LISTEN/NOTIFY).
+    listen_url = settings.database_url.get_secret_value() if database.is_postgresql else None
+    relay = OutboxRelay(
+        database.unit_of_work, bus, interval=settings.relay_interval, listen_url=listen_url
+    )
     events = OutboxPublisher(after_commit=relay.wake_after_commit)
     http = httpx.AsyncClient(
         timeout=settings.oidc_timeout,

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BindParameter, Row, and_, bindparam, delete, or_, select, update
+from sqlalchemy import Row, delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from acme.core.errors import Unavailable
@@ -18,38 +18,13 @@ from acme.core.persistence import SqlUnitOfWork
 
 from ._message import Message
 from ._port import BatchBus, DeliveryFailed, MessageBus, Unroutable
+from ._relay_sql import CLAIM, MARK_SENT, RELEASE
+from .listen import CommitListener
 from .tables import outbox
 
 __all__ = ["OutboxRelay"]
 
 logger = logging.getLogger(__name__)
-
-# The relay's statements, built once and run with parameters: the relay polls
-# after every commit, and a statement built per poll is coerced and keyed anew.
-_NOW = bindparam("now", type_=outbox.c.published_at.type)
-_DUE = (
-    select(outbox.c.id)
-    .where(
-        and_(
-            outbox.c.published_at.is_(None),
-            or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= _NOW),
-        )
-    )
-    .order_by(outbox.c.created_at, outbox.c.id)
-    .limit(bindparam("batch"))
-    .with_for_update(skip_locked=True)
-)
-# The claim: a lease on a batch of due rows, in one statement of its own.
-_CLAIM = (
-    update(outbox)
-    .where(outbox.c.id.in_(_DUE.scalar_subquery()))
-    .values(next_attempt_at=bindparam("lease_until", type_=outbox.c.next_attempt_at.type))
-    .returning(*outbox.c)
-)
-_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
-_MARK_SENT = update(outbox).where(outbox.c.id.in_(_IDS)).values(published_at=_NOW)
-# A transport that took nothing: the rows are due again at once, as they were.
-_RELEASE = update(outbox).where(outbox.c.id.in_(_IDS)).values(next_attempt_at=None)
 
 
 def _row_order(row: Row[Any]) -> tuple[datetime, uuid.UUID]:
@@ -102,6 +77,8 @@ class OutboxRelay:
         purge_interval: Seconds between two purges while running.
         claim_lease: How long claimed rows are kept from other relays; past
             it, rows a dead process claimed are delivered again.
+        listen_url: A PostgreSQL server to hear other processes' commits on
+            (:class:`~.listen.CommitListener`); ``None`` polls only.
     """
 
     def __init__(
@@ -116,6 +93,7 @@ class OutboxRelay:
         keep_sent: timedelta | None = timedelta(days=7),
         purge_interval: float = 600.0,
         claim_lease: timedelta = timedelta(seconds=30),
+        listen_url: str | None = None,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._bus = bus
@@ -126,6 +104,7 @@ class OutboxRelay:
         self.keep_sent = keep_sent
         self.purge_interval = purge_interval
         self.claim_lease = claim_lease
+        self.listener = None if listen_url is None else CommitListener(listen_url, self.wake)
         self._next_purge = 0.0
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -151,7 +130,7 @@ class OutboxRelay:
         now = datetime.now(UTC)
         due = {"now": now, "batch": self.batch_size, "lease_until": now + self.claim_lease}
         async with self._autocommit() as uow:
-            rows = sorted((await uow.connection.execute(_CLAIM, due)).all(), key=_row_order)
+            rows = sorted((await uow.connection.execute(CLAIM, due)).all(), key=_row_order)
             await uow.commit()
         if not rows:
             return 0
@@ -194,9 +173,9 @@ class OutboxRelay:
                     untaken.append(row.id)
                     errors.append(outcome)
             if published:
-                await uow.connection.execute(_MARK_SENT, {"ids": published, "now": now})
+                await uow.connection.execute(MARK_SENT, {"ids": published, "now": now})
             if untaken:
-                await uow.connection.execute(_RELEASE, {"ids": untaken})
+                await uow.connection.execute(RELEASE, {"ids": untaken})
             await uow.commit()
         unexpected = [e for e in errors if not isinstance(e, DeliveryFailed)]
         if unexpected:
@@ -274,11 +253,15 @@ class OutboxRelay:
         if self._task is None:
             self._stopping = False
             self._task = asyncio.create_task(self.run(), name="acme-outbox-relay")
+            if self.listener is not None:
+                self.listener.start()
 
     async def stop(self) -> None:
         """Finish the batch in progress, then stop."""
         self._stopping = True
         self._wakeup.set()
+        if self.listener is not None:
+            await self.listener.stop()
         task, self._task = self._task, None
         if task is not None:
             try:
