@@ -30,8 +30,9 @@ Run through ``.ci/release`` (it installs the pinned release tools first):
         every released version and its release commit
     .ci/release api-diff acme-items
         the public names (``__all__`` of public modules, see surface.py) the
-        tree removed since the last release; plan refuses such a release
-        unless it is a major one
+        tree removed or whose signature it changed (griffe, see api_diff.py)
+        since the package's last release; plan refuses such a release unless
+        it is a major one
     .ci/release sbom dist/*.whl --out dist [--find-links DIR --no-index]
         a CycloneDX SBOM per wheel (WHEEL.cdx.json): the wheel with every
         extra, its tree siblings and their dependencies in a fresh venv
@@ -65,6 +66,7 @@ from packaging.version import InvalidVersion, Version
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import loopback
+from api_diff import ApiDiff, api_diff
 from lowest import run_lowest
 from releases import (
     API,
@@ -195,15 +197,25 @@ def removals_since_release(name: str, version: Version, root: Path = ROOT) -> li
     return removed_names(old, surface(name, None, root))
 
 
+def breaks_since_release(name: str, version: Version, root: Path = ROOT) -> ApiDiff:
+    """Public names of the previous release that the tree removed or changed (api_diff.py)."""
+    previous = previous_release(name, version, root)
+    if previous is None:
+        return ApiDiff()
+    return api_diff(name, release_commit(name, previous, root), root)
+
+
 def _refuse_removals(name: str, version: Version, root: Path) -> None:
     previous = previous_release(name, version, root)
     if previous is None or version.major > previous.major:
         return
-    gone = removals_since_release(name, version, root)
-    if gone:
-        listed = ", ".join(gone[:10]) + (f" and {len(gone) - 10} more" if len(gone) > 10 else "")
+    broken = breaks_since_release(name, version, root).breaks
+    if broken:
+        listed = "; ".join(broken[:10]) + (
+            f" and {len(broken) - 10} more" if len(broken) > 10 else ""
+        )
         raise ReleaseError(
-            f"{name} {version} removes public names of {previous} ({listed}): "
+            f"{name} {version} removes or changes public names of {previous} ({listed}): "
             f"that is a major release ({previous.major + 1}.0.0), or keep them, deprecated"
         )
 
@@ -392,7 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmd = commands.add_parser("where", help="a released version's commit and rebuilt wheel")
     cmd.add_argument("name", choices=list(RELEASABLE))
     cmd.add_argument("version")
-    cmd = commands.add_parser("api-diff", help="public names removed since the last release")
+    cmd = commands.add_parser(
+        "api-diff", help="public names removed or changed since the last release"
+    )
     cmd.add_argument("name", choices=list(RELEASABLE))
     cmd = commands.add_parser("sbom", help="a CycloneDX SBOM for each wheel")
     cmd.add_argument("wheels", nargs="+", type=Path)
@@ -478,11 +492,15 @@ def _adopt(args: argparse.Namespace) -> int:
 def _api_diff(args: argparse.Namespace) -> int:
     version = tree_version(args.name)
     after_tree = Version(f"{version.major}.{version.minor}.{version.micro + 1}")
-    gone = removals_since_release(args.name, after_tree)
-    for name in gone:
-        print(f"removed: {name}")
-    print(f"{args.name}: {len(gone)} public name(s) removed since its last release")
-    return 1 if gone else 0
+    diff = breaks_since_release(args.name, after_tree)
+    for entry in diff.breaks:
+        print(f"breaks: {entry}")
+    for entry in diff.notes:
+        print(f"note (allowed in a minor, with a changelog line): {entry}")
+    print(
+        f"{args.name}: {len(diff.breaks)} public name(s) removed or changed since its last release"
+    )
+    return 1 if diff.breaks else 0
 
 
 COMMANDS = {

@@ -298,7 +298,8 @@ def test_plan_refuses_a_minor_release_that_removes_a_public_name(released_repo: 
     releases.releases.cache_clear()
     with pytest.raises(
         releases.ReleaseError,
-        match=r"removes public names of 2\.0\.0 \(acme\.items\.interface\.delete_item\): "
+        match=r"removes or changes public names of 2\.0\.0 "
+        r"\(acme\.items\.interface\.delete_item: removed\): "
         r"that is a major release",
     ):
         release.plan("acme-items-v2.1.0", main="main", root=released_repo)
@@ -335,3 +336,85 @@ def test_the_surface_reads_every_form_of_all() -> None:
     source = '__all__: list[str] = ["a", "b"]\n__all__ += ["c"]\n'
     assert surface._all_of(source) == {"a", "b", "c"}
     assert surface._all_of('__all__ = ("x",)\n') == {"x"}
+
+
+INTERFACE = """__all__ = ["create_item", "delete_item"]
+
+
+def create_item(owner: str, title: str, *, tags: list[str] | None = None) -> str:
+    return title
+
+
+def delete_item(owner: str, item_id: str) -> None:
+    return None
+"""
+REPOSITORY = """__all__ = ["SqlItemRepository", "row_to_item"]
+
+
+class SqlItemRepository:
+    def get(self, item_id: str) -> str:
+        return item_id
+
+
+def row_to_item(row: dict[str, str]) -> str:
+    return row["id"]
+"""
+
+
+def release_commit_with(repo: Path, version: str, files: dict[str, str]) -> None:
+    """A release commit of acme-items ``version`` whose tree holds ``files``."""
+    src = repo / "packages/acme-items/src/acme/items"
+    for name, text in files.items():
+        (src / name).write_text(text)
+    changelog = repo / "packages/acme-items/CHANGELOG.md"
+    changelog.write_text(
+        changelog.read_text().replace("## [Unreleased]\n", "## [Unreleased]\n### Fixed\n- x\n")
+    )
+    release.prepare("acme-items", version, today=TODAY, root=repo)
+    commit(repo, f"release acme-items {version}")
+    releases.releases.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("interface", "named"),
+    [
+        (INTERFACE.replace(', "delete_item"', "").split("\n\ndef delete_item")[0],
+         r"acme\.items\.interface\.delete_item: removed"),
+        (INTERFACE.replace(", *, tags: list[str] | None = None", ""),
+         r"acme\.items\.interface\.create_item\(tags\): Parameter was removed"),
+        (INTERFACE.replace("owner: str, title: str", "title: str, owner: str"),
+         r"acme\.items\.interface\.create_item\((owner|title)\): Positional parameter was moved"),
+    ],
+    ids=["a public function removed", "a parameter removed", "parameters swapped"],
+)  # fmt: skip
+def test_plan_refuses_a_patch_release_that_removes_or_changes_a_public_function(
+    released_repo: Path, interface: str, named: str
+) -> None:
+    release_commit_with(
+        released_repo, "1.0.2", {"interface.py": INTERFACE, "repository.py": REPOSITORY}
+    )
+    release_commit_with(released_repo, "1.0.3", {"interface.py": interface})
+    with pytest.raises(
+        releases.ReleaseError,
+        match=rf"acme-items 1\.0\.3 removes or changes public names of 1\.0\.2 \(.*{named}",
+    ):
+        release.plan("acme-items-v1.0.3", main="main", root=released_repo)
+
+
+def test_plan_lets_a_patch_release_refactor_internals(released_repo: Path) -> None:
+    release_commit_with(
+        released_repo, "1.0.2", {"interface.py": INTERFACE, "repository.py": REPOSITORY}
+    )
+    # The repository (internal to a component) loses a helper and changes a
+    # signature; a default of a public function changes (a note, not a break).
+    refactored = REPOSITORY.replace(', "row_to_item"', "").split("\n\ndef row_to_item")[0]
+    refactored = refactored.replace("def get(self, item_id: str)", "def get(self, key: int)")
+    release_commit_with(
+        released_repo,
+        "1.0.3",
+        {"repository.py": refactored, "interface.py": INTERFACE.replace("= None", "= ()")},
+    )
+    assert release.plan("acme-items-v1.0.3", main="main", root=released_repo)["version"] == "1.0.3"
+    diff = release.breaks_since_release("acme-items", Version("1.0.3"), released_repo)
+    assert diff.breaks == []
+    assert [n.split(":")[0] for n in diff.notes] == ["acme.items.interface.create_item(tags)"]
