@@ -28,7 +28,7 @@ async def test_without_a_broker_the_bus_is_in_process(tmp_path: Path) -> None:
 
 
 @pytest.mark.integration
-async def test_ready_checks_the_broker_when_one_is_configured(
+async def test_ready_reports_the_broker_but_stays_ready_without_it(
     tmp_path: Path, amqp_url: str, run_id: str
 ) -> None:
     settings = make_settings(
@@ -48,9 +48,9 @@ async def test_ready_checks_the_broker_when_one_is_configured(
             await bus.close()  # as if the connection were gone
             down = await http.get("/health/ready")
     await delete_rabbitmq_topology(amqp_url, settings.amqp_exchange, bus.queue_names())
-    assert down.status_code == 503
-    assert down.json()["checks"]["broker"] == "unavailable"
-    assert "broker" in down.json()["detail"]
+    # The outbox keeps events while the broker is away: the replica keeps serving.
+    assert down.status_code == 200, down.text
+    assert down.json()["checks"] == {"database": "ok", "broker": "unavailable"}
 
 
 @pytest.mark.integration
