@@ -21,7 +21,8 @@ echo "--- zizmor"
 zizmor --offline --no-progress .github/workflows/
 
 echo "--- hadolint"
-hadolint deploy/Dockerfile && echo "hadolint: deploy/Dockerfile clean"
+hadolint deploy/Dockerfile deploy/pgbouncer/Dockerfile
+echo "hadolint: deploy/Dockerfile, deploy/pgbouncer/Dockerfile clean"
 
 echo "--- docker compose config"
 compose="$cache/docker-compose-2.40.3"
@@ -46,6 +47,18 @@ printf 'POSTGRES_PASSWORD=ci\nRABBITMQ_PASSWORD=ci\nACME_OIDC_CLIENT_ID=ci\nACME
 "$compose" --file deploy/compose.yaml --env-file "$env_file" --profile test config --quiet
 echo "compose: deploy/compose.yaml valid (default and test profiles)"
 
-echo "--- kubernetes-validate (strict, Kubernetes 1.33)"
-kubernetes-validate --strict --quiet --kubernetes-version 1.33.0 deploy/k8s/*.yaml
-echo "kubernetes: $(ls deploy/k8s/*.yaml | wc -l) manifests valid"
+echo "--- kustomize build (kubectl $(kubectl version --client -o yaml | sed -n 's/^  gitVersion: //p' | head -1)) and kubernetes-validate (strict, Kubernetes 1.33)"
+# Each overlay built offline, then every manifest it yields validated; the
+# Secret's example shape too (it is created out of band, not by kustomize).
+built=$(mktemp -d)
+trap 'rm -f "$env_file"; rm -rf "$built"' EXIT
+for overlay in deploy/k8s/overlays/*/; do
+  name=$(basename "$overlay")
+  kubectl kustomize "$overlay" > "$built/$name.yaml"
+  echo "kustomize: $overlay -> $(grep -c '^kind:' "$built/$name.yaml") manifests"
+done
+kubernetes-validate --strict --quiet --kubernetes-version 1.33.0 "$built"/*.yaml deploy/k8s/secret.example.yaml
+echo "kubernetes: every overlay's manifests valid"
+
+echo "--- connection budget (deploy/budget.py against deploy/database.toml)"
+python deploy/budget.py --kubectl kubectl deploy/k8s/overlays/*/
