@@ -45,7 +45,9 @@ trap 'rm -f "$env_file"' EXIT
 printf 'POSTGRES_PASSWORD=ci\nRABBITMQ_PASSWORD=ci\nACME_OIDC_CLIENT_ID=ci\nACME_INDEX_URL=https://ci:ci@index.invalid/simple/\n' > "$env_file"
 "$compose" --file deploy/compose.yaml --env-file "$env_file" config --quiet
 "$compose" --file deploy/compose.yaml --env-file "$env_file" --profile test config --quiet
-echo "compose: deploy/compose.yaml valid (default and test profiles)"
+ACME_DB_ADDRESS=pgbouncer:6432 ACME_DB_PGBOUNCER=true \
+  "$compose" --file deploy/compose.yaml --env-file "$env_file" --profile pgbouncer config --quiet
+echo "compose: deploy/compose.yaml valid (default, test and pgbouncer profiles)"
 
 echo "--- kustomize build (kubectl $(kubectl version --client -o yaml | sed -n 's/^  gitVersion: //p' | head -1)) and kubernetes-validate (strict, Kubernetes 1.33)"
 # Each overlay built offline, then every manifest it yields validated; the
