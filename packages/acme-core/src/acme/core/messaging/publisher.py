@@ -26,7 +26,7 @@ class OutboxPublisher:
         self._after_commit = after_commit
 
     async def publish(self, uow: SqlUnitOfWork, message: Message) -> None:
-        if uow.deferred:
+        if getattr(uow, "deferred", False):
             # Written at commit with the write before it, in the same statement on PostgreSQL.
             uow.defer_insert(outbox, outbox_row(message))
         else:
