@@ -47,7 +47,8 @@ printf 'POSTGRES_PASSWORD=ci\nRABBITMQ_PASSWORD=ci\nACME_OIDC_CLIENT_ID=ci\nACME
 "$compose" --file deploy/compose.yaml --env-file "$env_file" --profile test config --quiet
 ACME_DB_ADDRESS=pgbouncer:6432 ACME_DB_PGBOUNCER=true \
   "$compose" --file deploy/compose.yaml --env-file "$env_file" --profile pgbouncer config --quiet
-echo "compose: deploy/compose.yaml valid (default, test and pgbouncer profiles)"
+"$compose" --file deploy/compose.yaml --env-file "$env_file" --profile trial config --quiet
+echo "compose: deploy/compose.yaml valid (default, test, pgbouncer and trial profiles)"
 
 echo "--- kustomize build (kubectl $(kubectl version --client -o yaml | sed -n 's/^  gitVersion: //p' | head -1)) and kubernetes-validate (strict, Kubernetes 1.33)"
 # Each overlay built offline, then every manifest it yields validated; the
