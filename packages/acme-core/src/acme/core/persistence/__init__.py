@@ -7,7 +7,6 @@ is deliberately not re-exported: only the API's composition root builds it
 
 from __future__ import annotations
 
-from .component import ComponentUnitOfWork
 from .pagination import (
     CursorSigner,
     Page,
@@ -19,7 +18,7 @@ from .pagination import (
 )
 from .repository import Repository, SqlRepository
 from .types import UtcDateTime
-from .unit_of_work import SqlUnitOfWork, UnitOfWork
+from .unit_of_work import ComponentUnitOfWork, SqlUnitOfWork, UnitOfWork
 
 __all__ = [
     "ComponentUnitOfWork",

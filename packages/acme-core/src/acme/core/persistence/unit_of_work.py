@@ -5,17 +5,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
 
 from sqlalchemy import Table
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from ._diagnosis import database_unavailable
+from ._outage import cannot_connect as _cannot_connect
+from ._outage import close_quietly as _close_quietly
+from ._outage import is_outage
+from ._outage import unreachable as _unreachable
 from .deferred import Check, DeferredWrites, Write
 
-__all__ = ["SqlUnitOfWork", "UnitOfWork", "is_outage"]
+if TYPE_CHECKING:
+    from acme.core.messaging import EventPublisher, Message
+
+__all__ = ["ComponentUnitOfWork", "SqlUnitOfWork", "UnitOfWork", "is_outage"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,41 +54,6 @@ class UnitOfWork(Protocol):
     def after_commit(self, callback: AfterCommit) -> None:
         """Run ``callback`` once the transaction has committed (never on rollback)."""
         ...
-
-
-# SQLSTATE: class 08 (connection exception), and the server shutting down,
-# crashed or not accepting connections yet (57P01-57P03); not 57014, a
-# cancelled statement.
-_OUTAGE_SQLSTATE_CLASSES = ("08",)
-_OUTAGE_SQLSTATES = ("57P01", "57P02", "57P03")
-
-
-def is_outage(error: BaseException) -> bool:
-    """Whether ``error`` means the database could not be reached or the connection was lost.
-
-    PEP 249's OperationalError and InterfaceError, a connection SQLAlchemy has
-    invalidated, a server that is shutting down or starting up, or no pooled
-    connection free in time.
-    """
-    if isinstance(error, DBAPIError):
-        if error.connection_invalidated:
-            return True
-        sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
-        if isinstance(sqlstate, str) and (
-            sqlstate in _OUTAGE_SQLSTATES or sqlstate[:2] in _OUTAGE_SQLSTATE_CLASSES
-        ):
-            return True
-    return isinstance(error, OperationalError | InterfaceError | PoolTimeout)
-
-
-def _unreachable(error: BaseException) -> bool:
-    # Connecting and committing only talk to the server: a socket error there is the server's.
-    return is_outage(error) or isinstance(error, OSError | TimeoutError)
-
-
-def _cannot_connect(error: BaseException) -> bool:
-    # Whatever the driver says while a connection is being made, none was made.
-    return _unreachable(error) or isinstance(error, DBAPIError)
 
 
 class SqlUnitOfWork:
@@ -265,11 +235,61 @@ class SqlUnitOfWork:
         self._after_commit.append(callback)
 
 
-async def _close_quietly(connection: AsyncConnection) -> None:
-    """Close a connection; closing one the server already dropped must not mask the cause."""
-    try:
-        await connection.close()
-    except Exception as exc:
-        if not _unreachable(exc):
-            raise
-        logger.debug("closing a lost connection failed: %s", type(exc).__name__)
+class ComponentUnitOfWork:
+    """The base of a component's SQL unit of work: a transaction, its connection, events.
+
+    A component subclasses it and hangs its repositories off
+    :attr:`connection` (``SqlItemsUnitOfWork.items``), so its use cases get
+    everything from one object and never build an adapter. Entering,
+    leaving, committing and rolling back are the wrapped
+    :class:`SqlUnitOfWork`'s; :meth:`publish` writes an event through
+    ``events`` (the outbox) in the same transaction.
+
+    A component whose repositories write only through the unit of work's
+    :meth:`~SqlUnitOfWork.defer` sets ``deferred_writes = True``: its units
+    of work then open no transaction they do not need, and a write and its
+    events are one statement on PostgreSQL.
+    """
+
+    deferred_writes: ClassVar[bool] = False
+
+    def __init__(self, uow: SqlUnitOfWork, events: EventPublisher) -> None:
+        if self.deferred_writes:
+            uow.deferred = True
+        self._uow = uow
+        self._events = events
+
+    @property
+    def unit_of_work(self) -> SqlUnitOfWork:
+        """The wrapped SQL unit of work (for repositories that defer their writes)."""
+        return self._uow
+
+    @property
+    def connection(self) -> AsyncConnection:
+        """The open transaction's connection (inside ``async with`` only)."""
+        return self._uow.connection
+
+    async def __aenter__(self) -> Self:
+        await self._uow.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._uow.__aexit__(exc_type, exc, tb)
+
+    async def commit(self) -> None:
+        await self._uow.commit()
+
+    async def rollback(self) -> None:
+        await self._uow.rollback()
+
+    def after_commit(self, callback: AfterCommit) -> None:
+        self._uow.after_commit(callback)
+
+    async def publish(self, message: Message) -> None:
+        """Queue an event: it goes out if and only if this unit of work commits."""
+        await self._events.publish(self._uow, message)
