@@ -168,6 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: locust)",
     )
     compare.add_argument("--rebuild", action="store_true", help="rebuild cached git venvs")
+    compare.add_argument(
+        "--pgbouncer",
+        action="store_true",
+        help="B connects through PgBouncer (transaction mode, deploy/pgbouncer/), A directly",
+    )
     add_load_options(compare)
     compare.set_defaults(handler="compare:cmd_compare")
 

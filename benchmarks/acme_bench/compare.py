@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import make_url
 
 from . import context
 from .commands import BenchError, admin_url, finish, keys_for_run, migrated, provision, run_sections
@@ -15,6 +19,9 @@ from .engine import Experiment
 from .provision import server_env
 from .stack import AppTarget
 from .versions import VersionError, prepare_version
+
+if TYPE_CHECKING:
+    from stackkit import PgBouncer
 
 __all__ = ["cmd_compare"]
 
@@ -41,6 +48,7 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     )
     keys = keys_for_run()
     databases: list[BenchDatabase] = []
+    bouncer = start_pgbouncer(run_dir, admin_url(args)) if args.pgbouncer else None
     try:
         targets: list[AppTarget] = []
         data: dict[str, DataFiles] = {}
@@ -59,11 +67,15 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
                 env=env,
                 accounts=args.accounts,
             )
+            target_env = {"ACME_DATABASE_URL": env["ACME_DATABASE_URL"]}
+            if bouncer is not None and name == "B":
+                target_env = through_pgbouncer(env["ACME_DATABASE_URL"], bouncer)
+                print(f"B: through PgBouncer on {bouncer.address} (transaction mode)")
             targets.append(
                 AppTarget(
                     name,
                     version.bin_dir,
-                    env={"ACME_DATABASE_URL": env["ACME_DATABASE_URL"]},
+                    env=target_env,
                     nginx=args.nginx,
                     database=database.name,
                 )
@@ -92,6 +104,8 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     except DatabaseError as exc:
         raise BenchError(str(exc)) from exc
     finally:
+        if bouncer is not None:
+            bouncer.stop()
         if not args.keep_db:
             for database in databases:
                 database.drop()
@@ -104,3 +118,37 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         started=started,
     )
     return 0
+
+
+def start_pgbouncer(run_dir: Path, admin: str) -> PgBouncer:
+    """PgBouncer (deploy/pgbouncer/pgbouncer.ini, Debian's package) in front of the
+    benchmark's PostgreSQL, forwarding every database.
+
+    Raises:
+        BenchError: PgBouncer is not installed or did not start.
+    """
+    from stackkit import PGBOUNCER, PgBouncer, StackError
+
+    if not Path(PGBOUNCER).exists():
+        raise BenchError("--pgbouncer needs PgBouncer: apt-get install pgbouncer")
+    server = make_url(admin)
+    bouncer = PgBouncer(
+        run_dir / "pgbouncer",
+        server_port=server.port or 5432,
+        database="*",
+        user=server.username or "postgres",
+    )
+    try:
+        bouncer.start()
+    except StackError as exc:
+        raise BenchError(str(exc)) from exc
+    return bouncer
+
+
+def through_pgbouncer(database_url: str, bouncer: PgBouncer) -> dict[str, str]:
+    """The server settings for ``database_url``'s database reached through ``bouncer``."""
+    url = make_url(database_url).set(host="127.0.0.1", port=bouncer.port)
+    return {
+        "ACME_DATABASE_URL": url.render_as_string(hide_password=False),
+        "ACME_DB_PGBOUNCER": "true",
+    }

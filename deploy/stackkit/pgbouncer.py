@@ -42,7 +42,8 @@ def pgbouncer_setting(name: str) -> str:
 
 @dataclass
 class PgBouncer(Server):
-    """PgBouncer forwarding database ``database`` to PostgreSQL on ``127.0.0.1:server_port``.
+    """PgBouncer forwarding database ``database`` (``*``: every one) to PostgreSQL on
+    ``127.0.0.1:server_port``.
 
     PgBouncer refuses to run as root: as root it runs as the ``postgres`` user.
     """
@@ -62,9 +63,10 @@ class PgBouncer(Server):
     def _write_config(self) -> Path:
         ini = PGBOUNCER_INI.read_text()
         databases = self.root / "databases.ini"
+        # "*": PgBouncer's fallback, any database name, forwarded as it is.
+        target = "" if self.database == "*" else f" dbname={self.database}"
         databases.write_text(
-            f"[databases]\n{self.database} = host=127.0.0.1 port={self.server_port} "
-            f"dbname={self.database}\n"
+            f"[databases]\n{self.database} = host=127.0.0.1 port={self.server_port}{target}\n"
         )
         userlist = self.root / "userlist.txt"
         userlist.write_text(f'"{self.user}" ""\n')
