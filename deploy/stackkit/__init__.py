@@ -1,9 +1,11 @@
 """The production stack on loopback, for the deploy tests and the benchmark runner.
 
-nginx with deploy/'s edge template, gunicorn started as production starts it
-(by the image's command line, or under supervisord with deploy/vm/supervisord.conf), and a private
-PostgreSQL cluster: each server in a session of its own, on a free port, in a
-directory of its own, stopped by process group whatever happened in between.
+nginx with deploy/'s edge template (in front of one server or of several
+replicas), gunicorn started as production starts it (by the image's command
+line, tini then gunicorn, or under supervisord with deploy/vm/supervisord.conf),
+PgBouncer with deploy/pgbouncer/pgbouncer.ini, and a private PostgreSQL
+cluster: each server in a session of its own, on a free port, in a directory
+of its own, stopped by process group whatever happened in between.
 
 Why here: the launcher is about deploy/'s configuration, so it lives beside it
 and is not part of the acme-core wheel (which only lends it the generic parts:
