@@ -27,7 +27,10 @@ class Message:
     ``version`` changes when the payload's shape changes incompatibly, so
     consumers can handle old and new side by side. ``correlation_id`` ties the
     message to the request that caused it; by default it is the current
-    request id.
+    request id. ``headers`` carry what the transport carries beside the
+    document (the W3C trace context, ``traceparent`` and ``tracestate``):
+    AMQP headers on RabbitMQ, this field on the in-process bus; they are not
+    part of :meth:`to_json` and play no part in equality.
     """
 
     type: str
@@ -36,6 +39,7 @@ class Message:
     id: uuid.UUID = field(default_factory=uuid.uuid4)
     occurred_at: datetime = field(default_factory=_now)
     correlation_id: str | None = field(default_factory=request_id_var.get)
+    headers: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def to_json(self) -> bytes:
         """The wire form (UTF-8 JSON), the same on every transport."""

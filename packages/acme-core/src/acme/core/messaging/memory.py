@@ -11,6 +11,7 @@ from typing import Any
 
 from acme.core.logging import bind_request_id
 
+from . import tracing
 from ._message import Message
 from ._port import BatchHandler, Handler, Unroutable
 
@@ -85,6 +86,9 @@ class InProcessBus:
         max_pending: Deliveries started and not finished before
             :meth:`publish` waits.
     """
+
+    messaging_system = tracing.IN_PROCESS
+    """``messaging.system`` of its spans (:mod:`~acme.core.messaging.tracing`)."""
 
     def __init__(
         self, *, max_attempts: int = 3, concurrency: int = 4, max_pending: int = 256
@@ -197,7 +201,7 @@ class InProcessBus:
         _delivering.set(True)
         async with self._slots:
             with bind_request_id(message.correlation_id):
-                await self._attempts(subscription, message)
+                await self._traced_attempts(subscription, message)
 
     async def _deliver_batch(
         self, subscription: _BatchSubscription, messages: list[Message]
@@ -205,7 +209,10 @@ class InProcessBus:
         _delivering.set(True)
         async with self._slots:
             try:
-                await subscription.handler(messages)
+                with tracing.processing_batch(
+                    messages, consumer=subscription.consumer, system=self.messaging_system
+                ):
+                    await subscription.handler(messages)
                 return
             except Exception:
                 logger.warning(
@@ -216,7 +223,15 @@ class InProcessBus:
                 )
             for message in messages:
                 with bind_request_id(message.correlation_id):
-                    await self._attempts(subscription, message)
+                    await self._traced_attempts(subscription, message)
+
+    async def _traced_attempts(
+        self, subscription: _Subscription | _BatchSubscription, message: Message
+    ) -> None:
+        with tracing.processing(
+            message, consumer=subscription.consumer, system=self.messaging_system
+        ):
+            await self._attempts(subscription, message)
 
     async def _attempts(
         self, subscription: _Subscription | _BatchSubscription, message: Message
@@ -228,7 +243,7 @@ class InProcessBus:
             try:
                 await handler(message)
                 return
-            except Exception:
+            except Exception as exc:
                 logger.exception(
                     "consumer %s failed on %s %s (attempt %d/%d)",
                     subscription.consumer,
@@ -239,6 +254,8 @@ class InProcessBus:
                 )
                 if attempt < self._max_attempts:
                     await asyncio.sleep(0.05 * attempt)
+                else:
+                    tracing.failed(exc)
         self.dead_letters.append((subscription.consumer, message))
 
     async def drain(self) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from . import tracing
 from ._message import Message
 from .tables import outbox
 
@@ -33,7 +34,7 @@ class Outbox:
 
 
 def outbox_row(message: Message) -> dict[str, Any]:
-    """The outbox row of a message, pending."""
+    """The outbox row of a message, pending, with the current trace context when tracing."""
     return {
         "id": message.id,
         "type": message.type,
@@ -43,4 +44,5 @@ def outbox_row(message: Message) -> dict[str, Any]:
         "payload": dict(message.payload),
         "created_at": datetime.now(UTC),
         "attempts": 0,
+        "trace_context": tracing.creation_context(message),
     }

@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from acme.core.errors import Unavailable
 from acme.core.persistence import SqlUnitOfWork
 
+from . import tracing
 from ._message import Message
 from ._port import BatchBus, DeliveryFailed, MessageBus, Unroutable
 from ._relay_sql import CLAIM, MARK_SENT, RELEASE
@@ -40,6 +41,7 @@ def _message(row: Row[Any]) -> Message:
         occurred_at=row.occurred_at,
         correlation_id=row.correlation_id,
         payload=row.payload,
+        headers=row.trace_context or {},
     )
 
 
@@ -138,6 +140,13 @@ class OutboxRelay:
         return await self._settle(rows, outcomes, now)
 
     async def _deliver(self, messages: list[Message]) -> list[BaseException | None]:
+        system = getattr(self._bus, "messaging_system", tracing.IN_PROCESS)
+        destination = getattr(self._bus, "exchange_name", None)
+        with tracing.publishing(messages, system=system, destination=destination) as batch:
+            batch.outcomes = await self._send(batch.messages)
+        return list(batch.outcomes)
+
+    async def _send(self, messages: list[Message]) -> list[BaseException | None]:
         if isinstance(self._bus, BatchBus):
             # The bus hands each batch consumer the whole batch at once.
             return list(await self._bus.publish_batch(messages))

@@ -35,6 +35,7 @@ outbox = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("last_error", Text),
     Column("next_attempt_at", UtcDateTime(), comment="not before; set after a failure"),
+    Column("trace_context", JSON, comment="W3C trace context of the write (traceparent...)"),
     Index(
         "ix_acme_outbox_pending",
         "created_at",

@@ -27,6 +27,7 @@ from ._delivery import (
     drain,
     forward,
     publish_confirmed,
+    read_headers,
     settle,
 )
 from ._topology import QUORUM_SINCE, Topology, aio_pika_module, server_version
@@ -96,6 +97,7 @@ class RabbitMQBus:
         self._in_flight: set[asyncio.Task[None]] = set()
         self._closing = False
         self._password_registered = False
+        self.messaging_system = "rabbitmq"  # its spans' (acme.core.messaging.tracing)
 
     def __repr__(self) -> str:
         return f"RabbitMQBus(exchange={self.exchange_name!r})"
@@ -243,9 +245,7 @@ class RabbitMQBus:
             self._in_flight.discard(task)
 
     async def _handle(self, subscription: Subscription, incoming: AbstractIncomingMessage) -> None:
-        headers = dict(incoming.headers or {})
-        raw_attempt = headers.get(ATTEMPT_HEADER, 1)
-        attempt = raw_attempt if isinstance(raw_attempt, int) and raw_attempt > 0 else 1
+        headers, attempt = read_headers(incoming)
         try:
             message = Message.from_json(incoming.body)
         except Malformed as exc:
@@ -258,7 +258,7 @@ class RabbitMQBus:
                 subscription, incoming, attempt, f"no handler for {message.type!r}"
             )
             return
-        with bind_request_id(message.correlation_id):
+        with bind_request_id(message.correlation_id), subscription.traced(message, headers):
             try:
                 await handler(message)
             except asyncio.CancelledError:

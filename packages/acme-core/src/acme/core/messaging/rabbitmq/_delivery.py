@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from acme.core.messaging import tracing
 from acme.core.messaging._message import Message
 from acme.core.messaging._port import DeliveryFailed, Handler, Unroutable
 from acme.core.messaging.memory import topic_matches
@@ -27,6 +29,7 @@ __all__ = [
     "drain",
     "forward",
     "publish_confirmed",
+    "read_headers",
     "settle",
 ]
 
@@ -52,6 +55,21 @@ class Subscription:
                 return handler
         return None
 
+    @contextlib.contextmanager
+    def traced(self, message: Message, headers: dict[str, Any]) -> Iterator[None]:
+        """The handling's ``process`` span, child of the context in the AMQP headers."""
+        with tracing.processing(
+            message, consumer=self.consumer, system="rabbitmq", headers=headers
+        ):
+            yield
+
+
+def read_headers(incoming: AbstractIncomingMessage) -> tuple[dict[str, Any], int]:
+    """A delivery's headers, and its attempt number (1 when missing or unreadable)."""
+    headers = dict(incoming.headers or {})
+    raw_attempt = headers.get(ATTEMPT_HEADER, 1)
+    return headers, raw_attempt if isinstance(raw_attempt, int) and raw_attempt > 0 else 1
+
 
 def amqp_message(message: Message) -> Any:
     """The persistent AMQP message for ``message`` (its type is the routing key)."""
@@ -64,7 +82,8 @@ def amqp_message(message: Message) -> Any:
         correlation_id=message.correlation_id,
         type=message.type,
         timestamp=message.occurred_at,
-        headers={VERSION_HEADER: message.version},
+        # The trace context (traceparent, tracestate) rides beside the document.
+        headers={**message.headers, VERSION_HEADER: message.version},
     )
 
 
@@ -141,6 +160,7 @@ def after_failure(
     """Where a failed delivery goes, and its headers: the delay queue before its
     next attempt, or, after ``max_attempts``, the dead-letter queue."""
     reason = f"{type(error).__name__}: {error}"[:500]
+    tracing.failed(error)
     if attempt >= topology.max_attempts:
         logger.error(
             "consumer %s gave up on %s %s after %d attempts: %s",
