@@ -36,6 +36,7 @@ from acme.items.dependencies import setup as setup_items
 
 from .cookies import CookieNames
 from .settings import Settings
+from .tracing import Tracing
 
 __all__ = ["DEV_KEY_FILE", "Container", "build", "build_bus", "build_database", "load_signing_keys"]
 
@@ -59,6 +60,7 @@ class Container:
     relay: OutboxRelay
     items: ItemsDependencies
     draining: bool = field(default=False)
+    tracing: Tracing | None = None
 
     @property
     def cookie_names(self) -> CookieNames:
@@ -80,13 +82,15 @@ class Container:
         return issued.token
 
     async def aclose(self) -> None:
-        """Stop the relay and the bus, then close the HTTP client and the database."""
+        """Stop the relay and the bus, close the HTTP client and the database, flush the spans."""
         try:
             await self.relay.stop()
             await self.bus.close()
         finally:
             await self.http.aclose()
             await self.database.dispose()
+            if self.tracing is not None:
+                self.tracing.shutdown()
 
 
 def build_database(settings: Settings) -> Database:
@@ -178,7 +182,9 @@ def subscribe_consumers(bus: MessageBus, database: Database) -> None:
     item_counts.subscribe(bus, database.unit_of_work)
 
 
-async def build(settings: Settings, *, consume: bool = True) -> Container:
+async def build(
+    settings: Settings, *, consume: bool = True, tracing: Tracing | None = None
+) -> Container:
     """Build every adapter the API needs and start the message bus.
 
     The outbox relay is built but not started: the app's lifespan starts it
@@ -187,6 +193,8 @@ async def build(settings: Settings, *, consume: bool = True) -> Container:
     Args:
         settings: The process's settings.
         consume: Subscribe the components' consumers (off for ``acme-api relay``).
+        tracing: Started on the database and the outbox hop, shut down by
+            :meth:`Container.aclose` (:mod:`acme_api.tracing`).
 
     Raises:
         ConfigError: the signing keys are missing or unusable.
@@ -195,6 +203,8 @@ async def build(settings: Settings, *, consume: bool = True) -> Container:
     keys = load_signing_keys(settings)
     database = build_database(settings)
     logger.info("database configured: %r", database)
+    if tracing is not None:
+        tracing.start(database)
     bus = build_bus(settings)
     if consume:
         subscribe_consumers(bus, database)
@@ -232,6 +242,7 @@ async def build(settings: Settings, *, consume: bool = True) -> Container:
         ),
         bus=bus,
         relay=relay,
+        tracing=tracing,
         items=setup_items(
             unit_of_work=database.unit_of_work,
             events=events,

@@ -29,18 +29,25 @@ from .openapi import install_openapi
 from .problems import install_problem_handlers
 from .routes import accounts, auth, health, items, pages, well_known
 from .settings import Settings
+from .tracing import Tracing, tracing_from_env
 
 __all__ = ["create_app"]
 
 logger = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    configure_logs: bool = True,
+    tracing: Tracing | None = None,
+) -> FastAPI:
     """Build the ASGI app. Adapters are created by the lifespan, not here.
 
     Args:
         settings: Ready settings (tests); loaded from the environment otherwise.
         configure_logs: Install acme's log handler (off in tests, which capture logs).
+        tracing: Ready tracing (tests); from the ``OTEL_*`` variables otherwise.
 
     Raises:
         ConfigError: the environment does not describe a usable configuration.
@@ -48,10 +55,12 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     settings = settings or load_settings(Settings)
     if configure_logs:
         configure_logging(env=settings.env, level=settings.log_level, fmt=settings.log_format)
+    # Off (None, the SDK not even imported) unless OTEL_TRACES_EXPORTER names an exporter.
+    tracing = tracing or tracing_from_env()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        container = await bootstrap.build(settings)
+        container = await bootstrap.build(settings, tracing=tracing)
         if settings.relay_in_api:
             container.relay.start()
         app.state.container = container
@@ -109,4 +118,6 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.include_router(accounts.router)
     app.include_router(pages.router)
     install_openapi(app)
+    if tracing is not None:
+        tracing.instrument_app(app)
     return app

@@ -42,8 +42,10 @@ def cmd_relay(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _relay(settings: Settings, *, once: bool) -> int:
     from acme_api import bootstrap
+    from acme_api.tracing import tracing_from_env
 
-    container = await bootstrap.build(settings, consume=False)
+    # The publish spans continue the traces their outbox rows recorded.
+    container = await bootstrap.build(settings, consume=False, tracing=tracing_from_env())
     try:
         if once:
             total = 0
