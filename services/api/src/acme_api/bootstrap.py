@@ -214,8 +214,10 @@ async def build(
         await database.dispose()
         raise
     logger.info("message bus started: %r", bus)
-    # On PostgreSQL the relay also wakes on other processes' commits (LISTEN/NOTIFY).
-    listen_url = settings.database_url.get_secret_value() if database.is_postgresql else None
+    # On PostgreSQL the relay also wakes on other processes' commits (LISTEN/NOTIFY);
+    # not through PgBouncer, whose transaction mode LISTEN does not pass.
+    direct = database.is_postgresql and not settings.db_pgbouncer
+    listen_url = settings.database_url.get_secret_value() if direct else None
     relay = OutboxRelay(
         database.unit_of_work, bus, interval=settings.relay_interval, listen_url=listen_url
     )
