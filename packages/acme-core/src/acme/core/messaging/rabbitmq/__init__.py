@@ -26,6 +26,7 @@ from ._delivery import (
     amqp_message,
     drain,
     forward,
+    probe,
     publish_confirmed,
     read_headers,
     settle,
@@ -210,17 +211,15 @@ class RabbitMQBus:
         Raises:
             Unavailable: not connected, or the broker does not answer.
         """
-        if self._ping_channel is None or self._connection is None:
-            raise Unavailable("the RabbitMQ bus is not started", code="broker_unavailable")
-        aio_pika = aio_pika_module()
-        try:
-            await asyncio.wait_for(
-                self._ping_channel.get_exchange(self.exchange_name, ensure=True), timeout=2.0
-            )
-        except (OSError, TimeoutError, RuntimeError, aio_pika.exceptions.AMQPError) as exc:
-            raise Unavailable(
-                f"RabbitMQ unreachable: {type(exc).__name__}", code="broker_unavailable"
-            ) from exc
+        await probe(self._ping_channel, exchange=self.exchange_name)
+
+    async def queue_depth(self, queue: str) -> int:
+        """Messages waiting in ``queue`` (a passive declare): the dead-letter queues' metric.
+
+        Raises:
+            Unavailable: not connected, no such queue, or the broker does not answer.
+        """
+        return await probe(self._ping_channel, queue=queue)
 
     async def publish(self, message: Message) -> None:
         if self._exchange is None:

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from acme.core.errors import Unavailable
 from acme.core.messaging import tracing
 from acme.core.messaging._message import Message
 from acme.core.messaging._port import DeliveryFailed, Handler, Unroutable
@@ -17,7 +18,12 @@ from acme.core.messaging.memory import topic_matches
 from ._topology import Topology, aio_pika_module
 
 if TYPE_CHECKING:
-    from aio_pika.abc import AbstractExchange, AbstractIncomingMessage, AbstractQueue
+    from aio_pika.abc import (
+        AbstractChannel,
+        AbstractExchange,
+        AbstractIncomingMessage,
+        AbstractQueue,
+    )
 
 __all__ = [
     "ATTEMPT_HEADER",
@@ -28,6 +34,7 @@ __all__ = [
     "amqp_message",
     "drain",
     "forward",
+    "probe",
     "publish_confirmed",
     "read_headers",
     "settle",
@@ -205,3 +212,32 @@ async def drain(in_flight: set[asyncio.Task[None]], seconds: float) -> None:
             len(pending),
             seconds,
         )
+
+
+async def probe(
+    channel: AbstractChannel | None, *, exchange: str | None = None, queue: str | None = None
+) -> int:
+    """A round trip on ``channel``: a passive declare of ``exchange`` or ``queue``.
+
+    Returns the queue's ready messages (0 for an exchange).
+
+    Raises:
+        Unavailable: not connected, no such exchange or queue, or no answer in 2 s.
+    """
+    if channel is None:
+        raise Unavailable("the RabbitMQ bus is not started", code="broker_unavailable")
+    aio_pika = aio_pika_module()
+    try:
+        if queue is None:
+            assert exchange is not None
+            await asyncio.wait_for(channel.get_exchange(exchange, ensure=True), timeout=2.0)
+            return 0
+        # On the AMQP channel itself: aio-pika's robust channel answers a
+        # passive declare of a queue it knows from its cache, count included.
+        amqp = await channel.get_underlay_channel()
+        declared = await asyncio.wait_for(amqp.queue_declare(queue, passive=True), timeout=2.0)
+        return int(declared.message_count or 0)
+    except (OSError, TimeoutError, RuntimeError, aio_pika.exceptions.AMQPError) as exc:
+        raise Unavailable(
+            f"RabbitMQ unreachable: {type(exc).__name__}", code="broker_unavailable"
+        ) from exc
