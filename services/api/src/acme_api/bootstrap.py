@@ -35,6 +35,7 @@ from acme.items.dependencies import ItemsDependencies
 from acme.items.dependencies import setup as setup_items
 
 from .cookies import CookieNames
+from .pipeline_metrics import PipelineMetrics, metered
 from .settings import Settings
 from .tracing import Tracing
 
@@ -61,6 +62,7 @@ class Container:
     items: ItemsDependencies
     draining: bool = field(default=False)
     tracing: Tracing | None = None
+    pipeline: PipelineMetrics | None = None
 
     @property
     def cookie_names(self) -> CookieNames:
@@ -84,6 +86,8 @@ class Container:
     async def aclose(self) -> None:
         """Stop the relay and the bus, close the HTTP client and the database, flush the spans."""
         try:
+            if self.pipeline is not None:
+                await self.pipeline.stop()
             await self.relay.stop()
             await self.bus.close()
         finally:
@@ -183,7 +187,11 @@ def subscribe_consumers(bus: MessageBus, database: Database) -> None:
 
 
 async def build(
-    settings: Settings, *, consume: bool = True, tracing: Tracing | None = None
+    settings: Settings,
+    *,
+    consume: bool = True,
+    tracing: Tracing | None = None,
+    pipeline: PipelineMetrics | None = None,
 ) -> Container:
     """Build every adapter the API needs and start the message bus.
 
@@ -195,6 +203,9 @@ async def build(
         consume: Subscribe the components' consumers (off for ``acme-api relay``).
         tracing: Started on the database and the outbox hop, shut down by
             :meth:`Container.aclose` (:mod:`acme_api.tracing`).
+        pipeline: The event pipeline's metrics: the relay and the consumers
+            see the bus through them, and their sampler runs until
+            :meth:`Container.aclose` (:mod:`acme_api.pipeline_metrics`).
 
     Raises:
         ConfigError: the signing keys are missing or unusable.
@@ -206,8 +217,11 @@ async def build(
     if tracing is not None:
         tracing.start(database)
     bus = build_bus(settings)
+    # The relay and the consumers publish and handle through the metrics, if any.
+    metered_bus = None if pipeline is None else metered(bus, pipeline)
+    through: MessageBus = bus if metered_bus is None else metered_bus
     if consume:
-        subscribe_consumers(bus, database)
+        subscribe_consumers(through, database)
     try:
         await bus.start()
     except BaseException:
@@ -219,8 +233,10 @@ async def build(
     direct = database.is_postgresql and not settings.db_pgbouncer
     listen_url = settings.database_url.get_secret_value() if direct else None
     relay = OutboxRelay(
-        database.unit_of_work, bus, interval=settings.relay_interval, listen_url=listen_url
+        database.unit_of_work, through, interval=settings.relay_interval, listen_url=listen_url
     )
+    if pipeline is not None and metered_bus is not None:
+        pipeline.start(database, metered_bus)
     events = OutboxPublisher(after_commit=relay.wake_after_commit)
     http = httpx.AsyncClient(
         timeout=settings.oidc_timeout,
@@ -245,6 +261,7 @@ async def build(
         bus=bus,
         relay=relay,
         tracing=tracing,
+        pipeline=pipeline,
         items=setup_items(
             unit_of_work=database.unit_of_work,
             events=events,

@@ -26,6 +26,7 @@ from .metrics import (
 )
 from .middleware import RequestContextMiddleware
 from .openapi import install_openapi
+from .pipeline_metrics import PipelineMetrics
 from .problems import install_problem_handlers
 from .routes import accounts, auth, health, items, pages, well_known
 from .settings import Settings
@@ -60,7 +61,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        container = await bootstrap.build(settings, tracing=tracing)
+        container = await bootstrap.build(
+            settings, tracing=tracing, pipeline=_pipeline_metrics(app, settings)
+        )
         if settings.relay_in_api:
             container.relay.start()
         app.state.container = container
@@ -121,3 +124,11 @@ def create_app(
     if tracing is not None:
         tracing.instrument_app(app)
     return app
+
+
+def _pipeline_metrics(app: FastAPI, settings: Settings) -> PipelineMetrics | None:
+    """The event pipeline's metrics, in the app's registry when metrics are on."""
+    metrics: HttpMetrics | None = getattr(app.state, "metrics", None)
+    if metrics is None:
+        return None
+    return PipelineMetrics(metrics.registry, shared_dead_letters=settings.amqp_url is not None)
