@@ -30,6 +30,13 @@ def _duration(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _variable(text: str) -> tuple[str, str]:
+    name, equals, value = text.partition("=")
+    if not equals or not name.strip():
+        raise argparse.ArgumentTypeError(f"not NAME=VALUE: {text!r}")
+    return name.strip(), value
+
+
 def _workers_list(text: str) -> list[int]:
     try:
         values = [int(part) for part in text.split(",") if part.strip()]
@@ -172,6 +179,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--pgbouncer",
         action="store_true",
         help="B connects through PgBouncer (transaction mode, deploy/pgbouncer/), A directly",
+    )
+    compare.add_argument(
+        "--env-b",
+        type=_variable,
+        action="append",
+        metavar="NAME=VALUE",
+        help="an environment variable for B's server only (repeat; e.g. OTEL_TRACES_EXPORTER=otlp "
+        "prices tracing with `compare tree tree`)",
     )
     add_load_options(compare)
     compare.set_defaults(handler="compare:cmd_compare")

@@ -71,6 +71,9 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
             if bouncer is not None and name == "B":
                 target_env = through_pgbouncer(env["ACME_DATABASE_URL"], bouncer)
                 print(f"B: through PgBouncer on {bouncer.address} (transaction mode)")
+            if name == "B" and args.env_b is not None:
+                target_env = {**target_env, **dict(args.env_b)}
+                print("B: with " + " ".join(f"{k}={v}" for k, v in args.env_b))
             targets.append(
                 AppTarget(
                     name,

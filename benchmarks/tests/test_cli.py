@@ -93,3 +93,15 @@ def test_readme_table_covers_every_option_with_a_value_default() -> None:
         for option, action in _options(_subparsers()[command]).items():
             if action.default not in (None, False) and option != "--help":
                 assert option in table, f"README's defaults table lacks {option} ({column})"
+
+
+def test_compare_passes_variables_to_b_only_as_name_value_pairs(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = build_parser().parse_args(
+        ["compare", "tree", "tree", "--env-b", "OTEL_TRACES_EXPORTER=otlp", "--env-b", "X=a=b"]
+    )
+    assert args.env_b == [("OTEL_TRACES_EXPORTER", "otlp"), ("X", "a=b")]
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["compare", "tree", "tree", "--env-b", "no-value"])
+    assert "not NAME=VALUE" in capsys.readouterr().err
