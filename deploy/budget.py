@@ -10,6 +10,9 @@ update's surge, with a migration Job running:
 - an API pod (image ``.../acme-api`` running gunicorn) opens up to
   ``ACME_GUNICORN_WORKERS`` x (``ACME_DB_POOL_SIZE`` + ``ACME_DB_MAX_OVERFLOW``);
 - a relay pod (``acme-api relay``) one pool;
+- every process running the outbox relay (each API worker unless
+  ``ACME_RELAY_IN_API=false``, each relay pod) one more for its ``LISTEN``
+  when it connects to PostgreSQL directly;
 - a migration Job one connection (acme-core migrates on one, NullPool);
 - with ``ACME_DB_PGBOUNCER=true`` those pools are PgBouncer's clients
   (checked against its ``max_client_conn``) and PostgreSQL sees PgBouncer's
@@ -178,6 +181,38 @@ def _pgbouncer_ini(config_maps: dict[str, dict[str, str]]) -> configparser.Secti
     return None
 
 
+def _cost_api(
+    budget: Budget,
+    deployment: Manifest,
+    command: str,
+    settings: dict[str, str],
+    hpa_max: dict[str, int],
+) -> None:
+    """An API (gunicorn) or relay (``acme-api relay``) Deployment's pools and listeners."""
+    name = deployment["metadata"]["name"]
+    pods = _pods_at_worst(deployment, hpa_max)
+    pool = _pool(settings, name)
+    bounced = _bounced(settings)
+    if "relay" in command:
+        what, connections, relays = f"{pods} relay pods x pool {pool}", pods * pool, pods
+    else:
+        if "ACME_GUNICORN_WORKERS" not in settings:
+            raise BudgetError(
+                f"{name}: ACME_GUNICORN_WORKERS is unset (one worker per core "
+                "of whatever node it lands on): set it to cost the pool"
+            )
+        workers = _integer(settings["ACME_GUNICORN_WORKERS"], f"{name} workers")
+        what = f"{pods} pods x {workers} workers x pool {pool}"
+        connections = pods * workers * pool
+        in_api = settings.get("ACME_RELAY_IN_API", "true").strip().lower()
+        relays = pods * workers if in_api not in ("0", "false", "no") else 0
+    budget.add(f"Deployment {name}: {what}", connections, through_pgbouncer=bounced)
+    if relays and not bounced:
+        # The relay's LISTEN holds a connection of its own beside the pool (it
+        # stays off behind PgBouncer, whose transaction mode cannot carry it).
+        budget.add(f"Deployment {name}: {relays} relay listeners (LISTEN)", relays)
+
+
 def cost(manifests: list[Manifest], *, source: str, available: int) -> Budget:
     """The budget of one set of manifests.
 
@@ -220,22 +255,7 @@ def cost(manifests: list[Manifest], *, source: str, available: int) -> Budget:
                 budget.pgbouncer_client_limit += _pods(manifest, hpa_max) * clients
                 budget.add(f"Deployment {name}: {pods} pods x {per_pod} server", pods * per_pod)
             elif kind == "Deployment" and image.endswith("/acme-api"):
-                pods = _pods_at_worst(manifest, hpa_max)
-                pool = _pool(settings, name)
-                if "relay" in command:
-                    what, connections = f"{pods} relay pods x pool {pool}", pods * pool
-                else:
-                    if "ACME_GUNICORN_WORKERS" not in settings:
-                        raise BudgetError(
-                            f"{name}: ACME_GUNICORN_WORKERS is unset (one worker per core "
-                            "of whatever node it lands on): set it to cost the pool"
-                        )
-                    workers = _integer(settings["ACME_GUNICORN_WORKERS"], f"{name} workers")
-                    what = f"{pods} pods x {workers} workers x pool {pool}"
-                    connections = pods * workers * pool
-                budget.add(
-                    f"Deployment {name}: {what}", connections, through_pgbouncer=_bounced(settings)
-                )
+                _cost_api(budget, manifest, command, settings, hpa_max)
     if budget.pgbouncer_clients and not budget.pgbouncer_client_limit:
         raise BudgetError("ACME_DB_PGBOUNCER is on but no PgBouncer Deployment is in the manifests")
     return budget

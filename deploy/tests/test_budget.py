@@ -68,13 +68,13 @@ def test_the_shipped_overlays_are_within_budget() -> None:
         "220  Deployment acme-api: 11 pods x 2 workers x pool 10 (PgBouncer clients)" in production
     )
     assert re.search(r"production: 71 of 92 PostgreSQL connections", production)
-    assert "development: 31 of 92 PostgreSQL connections" in result.stdout
+    assert "development: 37 of 92 PostgreSQL connections" in result.stdout
 
 
 def test_the_base_alone_without_pgbouncer_breaks_the_budget() -> None:
     result = budget(DEPLOY / "k8s" / "base")
     assert result.returncode == 1
-    assert "221 PostgreSQL connections exceed the 92 available" in result.stdout
+    assert "243 PostgreSQL connections exceed the 92 available" in result.stdout
 
 
 def test_a_higher_hpa_maximum_in_development_breaks_the_budget(deploy_copy: Path) -> None:
@@ -85,8 +85,8 @@ def test_a_higher_hpa_maximum_in_development_breaks_the_budget(deploy_copy: Path
     )
     result = budget(deploy_copy / "k8s" / "overlays" / "development")
     assert result.returncode == 1, result.stdout
-    # 21 pods (20 + surge 1) x 2 workers x pool 5, plus the migration
-    assert "211 PostgreSQL connections exceed the 92 available" in result.stdout
+    # 21 pods (20 + surge 1) x 2 workers x (pool 5 + the relay's LISTEN), plus the migration
+    assert "253 PostgreSQL connections exceed the 92 available" in result.stdout
 
 
 def test_a_bigger_pgbouncer_pool_breaks_the_budget(deploy_copy: Path) -> None:
@@ -105,6 +105,20 @@ def test_a_lower_server_limit_breaks_the_budget(deploy_copy: Path) -> None:
     result = budget(DEPLOY / "k8s" / "overlays" / "production", limits=limits)
     assert result.returncode == 1
     assert "71 PostgreSQL connections exceed the 42 available" in result.stdout
+
+
+def test_relay_listeners_count_unless_the_relay_is_off_in_the_api(deploy_copy: Path) -> None:
+    development = deploy_copy / "k8s" / "overlays" / "development"
+    assert "6 relay listeners (LISTEN)" in budget(development).stdout
+    edit(
+        deploy_copy / "k8s" / "base" / "configmap.yaml",
+        '  ACME_GUNICORN_WORKERS: "2"\n',
+        '  ACME_GUNICORN_WORKERS: "2"\n  ACME_RELAY_IN_API: "false"\n',
+    )
+    result = budget(development)
+    assert result.returncode == 0
+    assert "relay listeners (LISTEN)" not in result.stdout
+    assert "development: 31 of 92" in result.stdout
 
 
 def test_an_unset_worker_count_cannot_be_costed(deploy_copy: Path) -> None:
