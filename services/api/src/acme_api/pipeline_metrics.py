@@ -112,6 +112,7 @@ class PipelineMetrics:
             multiprocess_mode="livemostrecent" if shared_dead_letters else "livesum",
         )
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self._source: tuple[Database, MeteredBus] | None = None
 
     async def sample(self) -> None:
@@ -142,24 +143,30 @@ class PipelineMetrics:
     def start(self, database: Database, bus: MeteredBus) -> None:
         """Sample every ``interval`` seconds in a task of the running loop, until :meth:`stop`."""
         self._source = (database, bus)
+        stopping = self._stopping = asyncio.Event()
 
         async def run() -> None:
-            while True:
+            while not stopping.is_set():
                 try:
                     await self.sample()
                 except Exception as exc:  # noqa: BLE001 - an outage must not stop the sampler
                     logger.debug("pipeline metrics: sampling failed: %r", exc)
-                await asyncio.sleep(self.interval)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), self.interval)
 
         self._task = asyncio.create_task(run(), name="acme-pipeline-metrics")
 
     async def stop(self) -> None:
-        """Stop sampling."""
+        """Stop sampling once the sample in progress is done (a query cut short by a
+        cancellation would leave its connection to the garbage collector)."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if task is None:
+            return
+        self._stopping.set()
+        try:
+            await asyncio.wait_for(task, timeout=5)
+        except TimeoutError:
+            logger.warning("pipeline metrics: the sample in progress did not end in 5 s")
 
     def timed(self, consumer: str, handler: Handler) -> Handler:
         """``handler``, its lag and handling time observed for ``consumer``."""
