@@ -126,3 +126,15 @@ async def test_rabbitmq_dead_letter_queue_depth(
         await eventually(dead, 1.0)
         queues = bus.queue_names()
     await delete_rabbitmq_topology(amqp_url, exchange, queues)
+
+
+async def test_the_sampler_runs_on_its_own(tmp_path: Any) -> None:
+    async with app_on(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'api.db'}", relay_in_api=False
+    ) as (_app, http, _):
+        # alice's account.created waits in the outbox: no relay runs here.
+        async def pending() -> float:
+            values = scrape((await http.get("/metrics")).text)
+            return values[("acme_outbox_pending_messages", frozenset())]
+
+        await eventually(pending, 1.0, within=5)

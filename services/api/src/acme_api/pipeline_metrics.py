@@ -146,13 +146,15 @@ class PipelineMetrics:
         stopping = self._stopping = asyncio.Event()
 
         async def run() -> None:
-            while not stopping.is_set():
+            # The first sample waits out startup, when the relay and the first
+            # requests open their connections (SQLite serializes them).
+            delay = min(self.interval, 1.0)
+            while not await _stopped(stopping, delay):
                 try:
                     await self.sample()
                 except Exception as exc:  # noqa: BLE001 - an outage must not stop the sampler
                     logger.debug("pipeline metrics: sampling failed: %r", exc)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stopping.wait(), self.interval)
+                delay = self.interval
 
         self._task = asyncio.create_task(run(), name="acme-pipeline-metrics")
 
@@ -201,6 +203,13 @@ class PipelineMetrics:
         """Count an event the bus did not take."""
         reason = "unroutable" if isinstance(error, Unroutable) else "delivery_failed"
         self.publish_failures.labels(reason).inc()
+
+
+async def _stopped(stopping: asyncio.Event, seconds: float) -> bool:
+    """Wait ``seconds`` or until ``stopping`` is set; whether it is."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stopping.wait(), seconds)
+    return stopping.is_set()
 
 
 class MeteredBus:
