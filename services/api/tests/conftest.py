@@ -23,7 +23,8 @@ from acme.core.config import load_settings
 from acme.core.migrations import Migrator
 from acme.core.secrets import EnvironmentSecrets
 from acme.core.security import KeySet
-from acme.core.testing import wait_until
+from acme.core.testing import free_port, wait_until
+from acme.core.testing.processes import stop_process_group
 from acme_api.cli import main
 from acme_api.main import create_app
 from acme_api.settings import Settings
@@ -103,6 +104,40 @@ def serving(*, port: int, cwd: Path, env: dict[str, str] | None = None) -> Itera
     finally:
         process.send_signal(signal.SIGINT)
         served.output, _ = process.communicate(timeout=30)
+
+
+@contextmanager
+def gunicorn_serving(*, cwd: Path, env: dict[str, str], workers: int = 2) -> Iterator[str]:
+    """The production server, gunicorn with ``acme_api.gunicorn_conf``, on a free port.
+
+    Only ``env`` and the interpreter's directory on ``PATH`` reach it; its
+    output goes to ``cwd/gunicorn.log``. Yields its base URL once it answers;
+    stops its whole process group (master and workers) afterwards.
+    """
+    port = free_port()
+    path = str(Path(sys.executable).parent) + os.pathsep + "/usr/bin:/bin"
+    settings = {"ACME_GUNICORN_BIND": f"127.0.0.1:{port}", "ACME_GUNICORN_WORKERS": str(workers)}
+    log_path = cwd / "gunicorn.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "python:acme_api.gunicorn_conf"],
+            cwd=cwd,
+            env={"PATH": path, **env, **settings},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_until(
+                lambda: process.poll() is not None or _answers(f"{base}/health/live"),
+                timeout=60,
+                what="gunicorn serving the API",
+            )
+            assert process.poll() is None, log_path.read_text()
+            yield base
+        finally:
+            stop_process_group(process, timeout=30)
 
 
 @pytest.fixture

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,8 +11,9 @@ import pytest
 
 from acme.core.migrations import Migrator
 from acme.core.security import KeySet
-from acme.core.testing import free_port, wait_until
-from acme.core.testing.processes import stop_process_group
+from acme.core.testing import free_port
+
+from .conftest import gunicorn_serving
 
 pytestmark = pytest.mark.system
 
@@ -24,48 +23,20 @@ def production_gunicorn(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """gunicorn with two workers in production; yields (API URL, metrics URL)."""
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'api.db'}"
     Migrator(database_url).upgrade()
-    api_port, metrics_port = free_port(), free_port()
+    metrics_port = free_port()
     env = {
-        "PATH": str(Path(sys.executable).parent),
         "ACME_ENV": "production",
         "ACME_DATABASE_URL": database_url,
-        "ACME_PUBLIC_URL": f"http://127.0.0.1:{api_port}",
+        "ACME_PUBLIC_URL": "http://127.0.0.1",
+        "ACME_ALLOWED_HOSTS": "127.0.0.1",
         "ACME_JWT_KEYS": json.dumps(KeySet.generate().private_jwks()),
         "ACME_OIDC_CLIENT_ID": "acme",
         "ACME_OIDC_CLIENT_SECRET": "s3cr3t-from-the-provider-console",
         "ACME_METRICS_BIND": f"127.0.0.1:{metrics_port}",
         "ACME_METRICS_DIR": str(tmp_path / "metrics"),
-        "ACME_GUNICORN_BIND": f"127.0.0.1:{api_port}",
-        "ACME_GUNICORN_WORKERS": "2",
     }
-    log = (tmp_path / "gunicorn.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "python:acme_api.gunicorn_conf"],
-        cwd=tmp_path,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    api = f"http://127.0.0.1:{api_port}"
-    try:
-        wait_until(
-            lambda: process.poll() is not None or _answers(f"{api}/health/live"),
-            timeout=60,
-            what="gunicorn serving the API",
-        )
-        assert process.poll() is None, (tmp_path / "gunicorn.log").read_text()
+    with gunicorn_serving(cwd=tmp_path, env=env) as api:
         yield api, f"http://127.0.0.1:{metrics_port}/metrics"
-    finally:
-        stop_process_group(process, timeout=30)
-        log.close()
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def test_the_master_serves_every_workers_metrics_apart(

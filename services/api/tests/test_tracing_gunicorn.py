@@ -14,19 +14,12 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from acme.core.migrations import Migrator
 from acme.core.security import KeySet
-from acme.core.testing import free_port, wait_until
-from acme.core.testing.processes import stop_process_group
+from acme.core.testing import wait_until
 
+from .conftest import gunicorn_serving
 from .test_tracing_export import Receiver, receiver  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.system
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def test_two_workers_export_one_trace_per_create_to_the_consumer(
@@ -35,7 +28,6 @@ def test_two_workers_export_one_trace_per_create_to_the_consumer(
 ) -> None:
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'api.db'}"
     Migrator(database_url).upgrade()
-    port = free_port()
     acme = {
         "PATH": str(Path(sys.executable).parent) + os.pathsep + "/usr/bin:/bin",
         "ACME_DATABASE_URL": database_url,
@@ -58,30 +50,14 @@ def test_two_workers_export_one_trace_per_create_to_the_consumer(
         check=True,
     )
     token = issued.stdout.strip().splitlines()[-1]
-    log = (tmp_path / "gunicorn.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "python:acme_api.gunicorn_conf"],
-        cwd=tmp_path,
-        env=acme | otel | {"ACME_GUNICORN_BIND": f"127.0.0.1:{port}", "ACME_GUNICORN_WORKERS": "2"},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    api = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(
-            lambda: process.poll() is not None or _answers(f"{api}/health/live"),
-            timeout=60,
-            what="gunicorn serving the API",
-        )
-        with httpx.Client() as http:
-            for n in range(4):  # new connections, spread over the workers
-                created = http.post(
-                    f"{api}/items",
-                    json={"title": f"n{n}"},
-                    headers={"Authorization": f"Bearer {token}", "Connection": "close"},
-                )
-                assert created.status_code == 201, created.text
+    with gunicorn_serving(cwd=tmp_path, env=acme | otel) as api, httpx.Client() as http:
+        for n in range(4):  # new connections, spread over the workers
+            created = http.post(
+                f"{api}/items",
+                json={"title": f"n{n}"},
+                headers={"Authorization": f"Bearer {token}", "Connection": "close"},
+            )
+            assert created.status_code == 201, created.text
 
         def traced() -> int:
             spans = [s for _, s in receiver.spans()]
@@ -94,8 +70,5 @@ def test_two_workers_export_one_trace_per_create_to_the_consumer(
             return len(creates & processed)
 
         wait_until(lambda: traced() == 4, timeout=30, what="four traces, request to consumer")
-    finally:
-        stop_process_group(process, timeout=30)
-        log.close()
     services = {resource["service.name"] for resource, _ in receiver.spans()}
     assert services == {"acme-api-gunicorn"}
