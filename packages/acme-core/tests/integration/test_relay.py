@@ -234,3 +234,24 @@ async def test_published_rows_past_retention_are_purged(core_database: Database)
         left = set((await connection.execute(select(outbox.c.id))).scalars())
     assert left == {recent.id, stuck.id}  # the recent one, and the pending one, whatever its age
     assert await OutboxRelay(core_database.unit_of_work, bus, keep_sent=None).purge_sent() == 0
+
+
+async def test_a_database_outage_is_logged_with_its_cause(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A port nothing listens on: the driver's own error must reach the log line.
+    database = Database("postgresql+asyncpg://postgres@127.0.0.1:1/acme")
+    relay = OutboxRelay(database.unit_of_work, RecordingBus(), interval=10)
+    try:
+        with caplog.at_level("WARNING", logger="acme.core.messaging.relay"):
+            relay.start()
+            for _ in range(200):
+                if any("outbox relay:" in r.getMessage() for r in caplog.records):
+                    break
+                await asyncio.sleep(0.02)
+            await relay.stop()
+    finally:
+        await database.dispose()
+    (line,) = [r.getMessage() for r in caplog.records if "outbox relay:" in r.getMessage()]
+    assert "database unreachable: " in line
+    assert "Connect" in line  # ConnectionRefusedError / OSError: the driver's cause

@@ -280,6 +280,8 @@ class OutboxRelay:
 
 
 def _describe(exc: BaseException) -> str:
+    """One line for the log: the cause an operator can act on (the driver's message and
+    SQLSTATE of a database outage), never a secret."""
     if isinstance(exc, Unavailable):
-        return exc.detail
+        return f"{exc.detail}: {exc.diagnostic}" if exc.diagnostic else exc.detail
     return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
