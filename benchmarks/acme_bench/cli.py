@@ -12,6 +12,10 @@ from .parsing import parse_duration
 
 __all__ = ["main"]
 
+# Over two rounds the bootstrap interval is just the two values and their mean
+# the median; three is the fewest where the median and the spread differ.
+MIN_JUDGED_ROUNDS = 3
+
 
 def _positive_int(text: str) -> int:
     try:
@@ -35,6 +39,17 @@ def _variable(text: str) -> tuple[str, str]:
     if not equals or not name.strip():
         raise argparse.ArgumentTypeError(f"not NAME=VALUE: {text!r}")
     return name.strip(), value
+
+
+def _percent(text: str) -> float:
+    """``5%`` or ``5`` as the fraction 0.05."""
+    try:
+        value = float(text.strip().removesuffix("%"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a percentage: {text!r}") from None
+    if not 0.0 < value < 100.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 100 %: {text!r}")
+    return value / 100.0
 
 
 def _workers_list(text: str) -> list[int]:
@@ -188,6 +203,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="an environment variable for B's server only (repeat; e.g. OTEL_TRACES_EXPORTER=otlp "
         "prices tracing with `compare tree tree`)",
     )
+    compare.add_argument(
+        "--fail-above",
+        type=_percent,
+        default=None,
+        metavar="PCT",
+        help="exit 1 when B regressed by more than PCT (e.g. 5%%) on requests/s (B/A lower is "
+        "worse: regression when the whole 95 %% interval of B/A is below 1 - PCT) or on "
+        "server CPU per request (higher is worse: the whole interval above 1 + PCT); "
+        "exit 0 otherwise, 2 on bad arguments; needs --rounds of at least "
+        f"{MIN_JUDGED_ROUNDS}",
+    )
     add_load_options(compare)
     compare.set_defaults(handler="compare:cmd_compare")
 
@@ -248,6 +274,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "fail_above", None) is not None and args.rounds < MIN_JUDGED_ROUNDS:
+        parser.error(
+            f"--fail-above needs --rounds {MIN_JUDGED_ROUNDS} or more: fewer rounds give "
+            "no interval worth judging"
+        )
     if args.spawn_rate is None:
         args.spawn_rate = float(args.users)
     from .commands import BenchError

@@ -17,6 +17,7 @@ from .dataset import DataFiles
 from .drivers import Load
 from .engine import Experiment
 from .provision import server_env
+from .report import judge_section, threshold_checks
 from .stack import AppTarget
 from .versions import VersionError, prepare_version
 
@@ -112,15 +113,33 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         if not args.keep_db:
             for database in databases:
                 database.drop()
+    judgements = (
+        [] if args.fail_above is None else judge_section(sections[0], threshold=args.fail_above)
+    )
     finish(
         run_dir,
         title=f"acme API: {args.b} (B) against {args.a} (A)",
         meta=meta,
-        checks=[],
+        checks=threshold_checks(judgements, threshold=args.fail_above or 0.0),
         sections=sections,
         started=started,
     )
-    return 0
+    if args.fail_above is None:
+        return 0
+    noise = sections[0].noise("B")
+    print(
+        f"\nothers' CPU during the runs: median {noise['others_cpu_pct_median']:.0f} %,"
+        f" max {noise['others_cpu_pct_max']:.0f} % of one core"
+    )
+    for judgement in judgements:
+        print(f"  {judgement.metric}: {judgement.describe()}")
+    # No judgement at all means B produced no paired rounds: that must not pass.
+    passed = bool(judgements) and all(j.passed for j in judgements)
+    print(
+        f"verdict: {'PASS' if passed else 'FAIL'} (--fail-above {args.fail_above:.1%};"
+        f" exit status {0 if passed else 1})"
+    )
+    return 0 if passed else 1
 
 
 def start_pgbouncer(run_dir: Path, admin: str) -> PgBouncer:

@@ -12,9 +12,27 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .stats import RunResult, median, medians_by_target, paired_ratios
+from .stats import (
+    HIGHER_IS_BETTER,
+    Interval,
+    Judgement,
+    RunResult,
+    bootstrap_interval,
+    judge,
+    median,
+    medians_by_target,
+    paired_ratios,
+)
 
-__all__ = ["Check", "Section", "render_markdown", "summary_document", "write_report"]
+__all__ = [
+    "Check",
+    "Section",
+    "judge_section",
+    "render_markdown",
+    "summary_document",
+    "threshold_checks",
+    "write_report",
+]
 
 COLUMNS: tuple[tuple[str, str, str], ...] = (
     # (metric key, column title, format)
@@ -64,12 +82,24 @@ class Section:
                 seen.append(result.target)
         return seen
 
+    @property
+    def reference_target(self) -> str:
+        return self.reference or (self.targets[0] if self.targets else "")
+
     def ratios(self) -> dict[str, dict[str, float]]:
         """For each non-reference target, the median per-round ratio to the reference."""
-        reference = self.reference or (self.targets[0] if self.targets else "")
+        return {
+            target: {metric: interval.median for metric, interval in by_metric.items()}
+            for target, by_metric in self.intervals().items()
+        }
+
+    def intervals(self) -> dict[str, dict[str, Interval]]:
+        """For each non-reference target, each ratio's median and 95 % bootstrap
+        interval over the per-round ratios to the reference."""
+        reference = self.reference_target
         return {
             target: {
-                metric: median(
+                metric: bootstrap_interval(
                     paired_ratios(
                         self.results, metric=metric, numerator=target, denominator=reference
                     )
@@ -79,6 +109,48 @@ class Section:
             for target in self.targets
             if target != reference
         }
+
+    def noise(self, target: str) -> dict[str, float]:
+        """Others' CPU % (of one core) over the runs of ``target`` and the reference:
+        the machine's load that the ratio's interval has to absorb."""
+        others = [
+            r.metrics()["other_cpu_pct"]
+            for r in self.results
+            if r.target in (target, self.reference_target)
+        ]
+        return {
+            "others_cpu_pct_median": median(others),
+            "others_cpu_pct_max": max(others, default=float("nan")),
+        }
+
+
+def judge_section(section: Section, *, threshold: float) -> list[Judgement]:
+    """The verdict on every judged metric (requests/s, CPU per request) of each
+    non-reference target against the reference, ``threshold`` being 0.05 for 5 %."""
+    return [
+        judge(metric, by_metric[metric], threshold=threshold)
+        for by_metric in section.intervals().values()
+        for metric in HIGHER_IS_BETTER
+    ]
+
+
+def threshold_checks(judgements: Sequence[Judgement], *, threshold: float) -> list[Check]:
+    """The judgements as report targets, so report.md and summary.json carry the verdict."""
+    checks = []
+    for j in judgements:
+        worse = "below" if HIGHER_IS_BETTER[j.metric] else "above"
+        shown = _with_interval(j.interval) if j.decided else f"{_fmt(j.interval.median, '{:.3f}')}"
+        checks.append(
+            Check(
+                name=f"B/A {j.metric}",
+                goal=f"not wholly {worse} {j.limit:.3f} (--fail-above {threshold:.1%})",
+                value=j.interval.median,
+                shown=shown,
+                passed=j.passed,
+                detail=j.describe(),
+            )
+        )
+    return checks
 
 
 def _fmt(value: float, pattern: str) -> str:
@@ -96,21 +168,34 @@ def _table(section: Section) -> list[str]:
     return lines
 
 
+def _with_interval(interval: Interval) -> str:
+    if math.isnan(interval.low):
+        return _fmt(interval.median, "{:.3f}")
+    return f"{interval.median:.3f} [{interval.low:.3f}, {interval.high:.3f}]"
+
+
 def _ratio_table(section: Section) -> list[str]:
-    ratios = section.ratios()
-    if not ratios:
+    intervals = section.intervals()
+    if not intervals:
         return []
-    reference = section.reference or section.targets[0]
+    reference = section.reference_target
     lines = [
         "",
-        f"Median of per-round ratios to `{reference}` (rounds interleaved):",
+        f"B/A ratios to `{reference}`: the median of the per-round ratios (rounds "
+        "interleaved) [its 95 % percentile bootstrap interval], and others' CPU % "
+        "(median, max) over the runs compared:",
         "",
-        "| target | " + " | ".join(RATIO_METRICS) + " |",
-        "|---" * (len(RATIO_METRICS) + 1) + "|",
+        "| target | " + " | ".join(RATIO_METRICS) + " | others' CPU % |",
+        "|---" * (len(RATIO_METRICS) + 2) + "|",
     ]
-    for target, values in ratios.items():
-        cells = " | ".join(_fmt(values[m], "{:.3f}") for m in RATIO_METRICS)
-        lines.append(f"| {target} / {reference} | {cells} |")
+    for target, values in intervals.items():
+        cells = " | ".join(_with_interval(values[m]) for m in RATIO_METRICS)
+        noise = section.noise(target)
+        others = (
+            f"{_fmt(noise['others_cpu_pct_median'], '{:.0f}')}, "
+            f"{_fmt(noise['others_cpu_pct_max'], '{:.0f}')}"
+        )
+        lines.append(f"| {target} / {reference} | {cells} | {others} |")
     return lines
 
 
@@ -176,9 +261,14 @@ def summary_document(
             s.name: {
                 "title": s.title,
                 "settings": dict(s.settings),
-                "reference": s.reference or (s.targets[0] if s.targets else ""),
+                "reference": s.reference_target,
                 "medians": medians_by_target(s.results),
                 "ratios": s.ratios(),
+                "intervals": {
+                    target: {metric: asdict(i) for metric, i in by_metric.items()}
+                    for target, by_metric in s.intervals().items()
+                },
+                "noise": {target: s.noise(target) for target in s.intervals()},
                 "runs": [r.to_json() for r in s.results],
             }
             for s in sections

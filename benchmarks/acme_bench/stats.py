@@ -1,4 +1,5 @@
-"""What one measurement produced, and the arithmetic over rounds (medians, ratios).
+"""What one measurement produced, and the arithmetic over rounds (medians, ratios,
+their bootstrap intervals and the regression verdict).
 
 Pure standard library: the unit tests import it without the benchmark extras.
 """
@@ -6,16 +7,22 @@ Pure standard library: the unit tests import it without the benchmark extras.
 from __future__ import annotations
 
 import math
+import random
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 __all__ = [
+    "HIGHER_IS_BETTER",
+    "Interval",
+    "Judgement",
     "Latency",
     "ProcessUsage",
     "RunResult",
     "Usage",
+    "bootstrap_interval",
+    "judge",
     "median",
     "medians_by_target",
     "paired_ratios",
@@ -210,3 +217,105 @@ def medians_by_target(results: Iterable[RunResult]) -> dict[str, dict[str, float
         target: {key: median(m[key] for m in rows) for key in rows[0]}
         for target, rows in grouped.items()
     }
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """The median of some per-round figures and a confidence interval around it.
+
+    ``low`` and ``high`` are NaN when fewer than two rounds give no spread to
+    estimate: one round is a point, not an interval.
+    """
+
+    median: float
+    low: float
+    high: float
+    rounds: int
+    confidence: float
+
+
+def bootstrap_interval(
+    values: Iterable[float],
+    *,
+    confidence: float = 0.95,
+    resamples: int = 4000,
+    seed: int = 17,
+) -> Interval:
+    """The percentile bootstrap interval of the median of ``values`` (NaNs left out).
+
+    Resamples the rounds with replacement ``resamples`` times and takes the
+    median of each; the interval is the middle ``confidence`` of those medians.
+    The fixed ``seed`` makes the same rounds give the same interval, so a
+    report and its verdict reproduce. With few rounds the interval is close to
+    their range: three rounds cannot claim more.
+    """
+    data = [v for v in values if not math.isnan(v)]
+    nan = float("nan")
+    if len(data) < 2:
+        return Interval(median(data), nan, nan, len(data), confidence)
+    draw = random.Random(seed).choices
+    medians = sorted(statistics.median(draw(data, k=len(data))) for _ in range(resamples))
+    tail = (1.0 - confidence) / 2.0
+    low = medians[round(tail * (resamples - 1))]
+    high = medians[round((1.0 - tail) * (resamples - 1))]
+    return Interval(statistics.median(data), low, high, len(data), confidence)
+
+
+# Which way is better for each metric a threshold can judge, as a B/A ratio.
+HIGHER_IS_BETTER: Mapping[str, bool] = {"rps": True, "server_cpu_ms_per_req": False}
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """The verdict on one B/A ratio against a threshold.
+
+    ``passed`` is False for a regression and also when the interval is
+    missing: a job that measured nothing must not pass.
+    """
+
+    metric: str
+    interval: Interval
+    limit: float
+    regressed: bool
+    decided: bool
+
+    @property
+    def passed(self) -> bool:
+        return self.decided and not self.regressed
+
+    def describe(self) -> str:
+        i = self.interval
+        bound = "<" if HIGHER_IS_BETTER[self.metric] else ">"
+        figures = (
+            f"B/A {i.median:.3f}, {i.confidence:.0%} interval [{i.low:.3f}, {i.high:.3f}]"
+            f" over {i.rounds} rounds; regression if the whole interval is {bound} {self.limit:.3f}"
+        )
+        if not self.decided:
+            return f"cannot judge (fewer than two paired rounds): {figures}"
+        return f"{'REGRESSION' if self.regressed else 'pass'}: {figures}"
+
+
+def judge(metric: str, interval: Interval, *, threshold: float) -> Judgement:
+    """Whether B regressed on ``metric`` by more than ``threshold`` (0.05 for 5 %).
+
+    Judged on the interval, not the median: for requests/s (higher is better)
+    a regression is an interval wholly below ``1 - threshold``; for CPU per
+    request (lower is better) one wholly above ``1 + threshold``. An interval
+    that straddles the limit is noise, not a regression.
+
+    Raises:
+        ValueError: ``metric`` has no known direction, or ``threshold`` is not
+            between 0 and 1.
+    """
+    if metric not in HIGHER_IS_BETTER:
+        raise ValueError(f"no direction known for {metric!r}: one of {sorted(HIGHER_IS_BETTER)}")
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"threshold must be between 0 and 1, not {threshold!r}")
+    decided = not (math.isnan(interval.low) or math.isnan(interval.high))
+    if HIGHER_IS_BETTER[metric]:
+        limit = 1.0 - threshold
+        regressed = decided and interval.high < limit
+    else:
+        limit = 1.0 + threshold
+        regressed = decided and interval.low > limit
+    return Judgement(metric, interval, limit, regressed, decided)

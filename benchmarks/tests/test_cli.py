@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from acme_bench.cli import build_parser
+from acme_bench.cli import build_parser, main
 from acme_bench.parsing import parse_duration
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -105,3 +105,34 @@ def test_compare_passes_variables_to_b_only_as_name_value_pairs(
     with pytest.raises(SystemExit):
         build_parser().parse_args(["compare", "tree", "tree", "--env-b", "no-value"])
     assert "not NAME=VALUE" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("given", "fraction"), [("5%", 0.05), ("5", 0.05), ("12.5 %", 0.125)])
+def test_fail_above_takes_a_percentage(given: str, fraction: float) -> None:
+    args = build_parser().parse_args(["compare", "tree", "tree", "--fail-above", given])
+    assert args.fail_above == pytest.approx(fraction)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--fail-above", "five"], "not a percentage"),
+        (["--fail-above", "0%"], "between 0 and 100"),
+        (["--fail-above", "150%"], "between 0 and 100"),
+        (["--fail-above", "5%", "--rounds", "2"], "needs --rounds 3 or more"),
+    ],
+)
+def test_bad_thresholds_exit_2_before_anything_runs(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["compare", "tree", "tree", *argv])
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_compare_help_says_which_direction_is_a_regression() -> None:
+    text = " ".join(_subparsers()["compare"].format_help().split())
+    assert "requests/s (B/A lower is worse" in text
+    assert "server CPU per request (higher is worse" in text
+    assert "exit 0 otherwise, 2 on bad arguments" in text

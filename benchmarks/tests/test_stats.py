@@ -1,4 +1,5 @@
-"""Medians, per-round ratios and the load generator's CPU window."""
+"""Medians, per-round ratios, their bootstrap intervals, the regression verdict and
+the load generator's CPU window."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ import pytest
 
 from acme_bench.loadgen_cpu import count_events, window_cpu_seconds
 from acme_bench.stats import (
+    Interval,
     Latency,
     ProcessUsage,
     RunResult,
     Usage,
+    bootstrap_interval,
+    judge,
     median,
     medians_by_target,
     paired_ratios,
@@ -90,3 +94,68 @@ def test_loadgen_cpu_window_sums_each_process_between_its_start_and_stop() -> No
     assert window_cpu_seconds(lines) == pytest.approx(2.5 + 5.0)
     assert count_events(lines) == (2, 3)
     assert window_cpu_seconds(lines[:2]) is None
+
+
+def test_bootstrap_of_three_rounds_is_their_range_and_reproduces() -> None:
+    # Each value is the median of a resample of 3 with probability 7/27, far
+    # above the 2.5 % tails: three rounds cannot claim a narrower interval.
+    interval = bootstrap_interval([1.1, 0.9, 1.0])
+    assert interval == Interval(1.0, 0.9, 1.1, 3, 0.95)
+    assert bootstrap_interval([1.1, 0.9, 1.0]) == interval
+
+
+def test_bootstrap_of_many_rounds_leaves_one_outlier_outside() -> None:
+    rounds = [0.98, 0.99, 1.0, 1.01, 1.02] * 3 + [2.0]
+    interval = bootstrap_interval(rounds)
+    assert interval.rounds == 16
+    assert 0.98 <= interval.low <= interval.median <= interval.high < 1.05
+    wider = bootstrap_interval(rounds, confidence=0.999)
+    assert wider.low <= interval.low
+    assert wider.high >= interval.high
+
+
+def test_bootstrap_needs_two_rounds_for_any_spread() -> None:
+    single = bootstrap_interval([1.2, float("nan")])
+    assert (single.median, single.rounds) == (1.2, 1)
+    assert math.isnan(single.low)
+    assert math.isnan(single.high)
+    assert math.isnan(bootstrap_interval([]).median)
+
+
+def _interval(low: float, high: float) -> Interval:
+    return Interval((low + high) / 2, low, high, 5, 0.95)
+
+
+@pytest.mark.parametrize(
+    ("metric", "low", "high", "regressed"),
+    [
+        ("rps", 0.78, 0.86, True),  # wholly below 0.95: B serves 14-22 % less
+        ("rps", 0.88, 1.00, False),  # median 0.94 is past 0.95, the interval is not: noise
+        ("rps", 0.951, 0.97, False),  # slower, but not by more than 5 %
+        ("rps", 1.20, 1.30, False),  # faster is never a regression
+        ("server_cpu_ms_per_req", 1.10, 1.30, True),  # wholly above 1.05
+        ("server_cpu_ms_per_req", 1.00, 1.20, False),  # median 1.10, but straddles 1.05
+        ("server_cpu_ms_per_req", 0.70, 0.80, False),  # cheaper
+    ],
+)
+def test_judge_calls_a_regression_only_when_the_whole_interval_is_past_the_limit(
+    metric: str, low: float, high: float, regressed: bool
+) -> None:
+    judgement = judge(metric, _interval(low, high), threshold=0.05)
+    assert judgement.decided
+    assert judgement.regressed is regressed
+    assert judgement.passed is not regressed
+    assert ("REGRESSION" in judgement.describe()) is regressed
+
+
+def test_judge_does_not_pass_what_it_cannot_judge() -> None:
+    judgement = judge("rps", bootstrap_interval([0.5]), threshold=0.05)
+    assert (judgement.decided, judgement.regressed, judgement.passed) == (False, False, False)
+    assert "cannot judge" in judgement.describe()
+
+
+def test_judge_refuses_unknown_metrics_and_thresholds() -> None:
+    with pytest.raises(ValueError, match="no direction"):
+        judge("p99_ms", _interval(0.9, 1.1), threshold=0.05)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        judge("rps", _interval(0.9, 1.1), threshold=5.0)
