@@ -17,7 +17,7 @@ from .dataset import DataFiles
 from .drivers import Load
 from .engine import Experiment
 from .provision import server_env
-from .report import judge_section, threshold_checks
+from .report import judge_section, passes, threshold_checks
 from .stack import AppTarget
 from .versions import VersionError, prepare_version
 
@@ -133,8 +133,7 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     )
     for judgement in judgements:
         print(f"  {judgement.metric}: {judgement.describe()}")
-    # No judgement at all means B produced no paired rounds: that must not pass.
-    passed = bool(judgements) and all(j.passed for j in judgements)
+    passed = passes(judgements)
     print(
         f"verdict: {'PASS' if passed else 'FAIL'} (--fail-above {args.fail_above:.1%};"
         f" exit status {0 if passed else 1})"

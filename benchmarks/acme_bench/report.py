@@ -28,6 +28,7 @@ __all__ = [
     "Check",
     "Section",
     "judge_section",
+    "passes",
     "render_markdown",
     "summary_document",
     "threshold_checks",
@@ -132,6 +133,12 @@ def judge_section(section: Section, *, threshold: float) -> list[Judgement]:
         for by_metric in section.intervals().values()
         for metric in HIGHER_IS_BETTER
     ]
+
+
+def passes(judgements: Sequence[Judgement]) -> bool:
+    """Whether a comparison passes its threshold: every judgement passed, and there
+    was at least one (none means B produced no paired rounds, which must not pass)."""
+    return bool(judgements) and all(j.passed for j in judgements)
 
 
 def threshold_checks(judgements: Sequence[Judgement], *, threshold: float) -> list[Check]:

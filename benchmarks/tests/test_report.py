@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from acme_bench.report import Check, Section, judge_section, threshold_checks, write_report
+from acme_bench.report import (
+    Check,
+    Section,
+    judge_section,
+    passes,
+    threshold_checks,
+    write_report,
+)
 from acme_bench.stats import Latency, ProcessUsage, RunResult, Usage
 
 
@@ -113,11 +120,20 @@ def test_a_build_against_itself_passes_through_the_drift() -> None:
     judgements = judge_section(rounds(0.0), threshold=0.05)
     assert [j.metric for j in judgements] == ["rps", "server_cpu_ms_per_req"]
     assert all(j.decided and j.passed for j in judgements)
+    assert passes(judgements)
+
+
+def test_a_comparison_with_no_paired_rounds_does_not_pass() -> None:
+    only_a = Section(name="compare", title="t", description="", results=[run("A", 1, 900.0, 20.0)])
+    assert judge_section(only_a, threshold=0.05) == []
+    assert not passes([])
 
 
 def test_a_twenty_percent_slowdown_fails_on_throughput_and_cpu() -> None:
     judgements = judge_section(rounds(0.20), threshold=0.05)
     assert all(j.regressed for j in judgements)
+    assert not passes(judgements)
+    assert not passes(judgements[1:])
     rps = judgements[0].interval
     assert rps.high < 0.95
     assert rps.low > 0.8
