@@ -95,6 +95,9 @@ async def read_json_body(request: Request) -> Any:
         raise _invalid_json(
             f"the body is not valid JSON: {exc.msg} at byte {offset}", offset
         ) from None
+    except RecursionError:
+        # Thousands of nested arrays or objects: no request body of this API nests so deep.
+        raise _invalid_json("the body nests arrays or objects too deeply", 0) from None
     # Only an escape can put a surrogate or NUL into a string decoded from
     # valid UTF-8 (JSON forbids raw control characters in strings).
     if "\\u" in text:
@@ -142,22 +145,24 @@ def unstorable_text(
     """Where the first string (key or value, at any depth) that cannot be stored is, and why.
 
     The path's parts are escaped where they are not text themselves, so they
-    can be shown.
+    can be shown. Walked with a stack, not recursion: any depth the parser
+    accepted is fine here.
     """
-    if isinstance(value, str):
-        what = _unstorable(value)
-        return None if what is None else (path, f"contains {what}, which cannot be stored")
-    if isinstance(value, dict):
-        for key, item in value.items():
-            what = _unstorable(key)
+    stack: list[tuple[tuple[str | int, ...], Any]] = [(path, value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, str):
+            what = _unstorable(item)
             if what is not None:
-                return (*path, _shown(key)), f"the key contains {what}, which cannot be stored"
-            found = unstorable_text(item, (*path, key))
-            if found is not None:
-                return found
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found = unstorable_text(item, (*path, index))
-            if found is not None:
-                return found
+                return where, f"contains {what}, which cannot be stored"
+        elif isinstance(item, dict):
+            children: list[tuple[tuple[str | int, ...], Any]] = []
+            for key, child in item.items():
+                what = _unstorable(key)
+                if what is not None:
+                    return (*where, _shown(key)), f"the key contains {what}, which cannot be stored"
+                children.append(((*where, key), child))
+            stack.extend(reversed(children))
+        elif isinstance(item, list):
+            stack.extend(reversed([((*where, i), child) for i, child in enumerate(item)]))
     return None
