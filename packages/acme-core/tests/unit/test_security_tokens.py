@@ -180,6 +180,10 @@ REJECTED = {
         "Infinity, which is not JSON",
     ),
     "exp as 1e400": (lambda k: _sign_raw(k, _raw_claims('"exp": 1e400', exp=None)), "out of range"),
+    "exp as a 401-digit integer": (
+        lambda k: _sign_raw(k, _raw_claims('"exp": 1' + "0" * 400, exp=None)),
+        "out of range",
+    ),
     "a repeated exp": (
         lambda k: _sign_raw(k, _raw_claims(f'"exp": 1, "exp": {int(time.time()) + 300}')),
         "repeats the 'exp' claim",

@@ -152,6 +152,11 @@ def _integer_range(bits: int) -> Callable[[Any], bool]:
     return lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v < high
 
 
+def _is_plain_int(value: Any) -> bool:
+    # A float column takes an int, not a bool, nor one too large to convert.
+    return isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**53
+
+
 def _is_text(value: Any) -> bool:
     if not isinstance(value, str) or "\x00" in value:
         return False
@@ -170,7 +175,7 @@ _FITS: tuple[tuple[type[TypeEngine[Any]], Callable[[Any], bool]], ...] = (
     (BigInteger, _integer_range(64)),
     (SmallInteger, _integer_range(16)),
     (Integer, _integer_range(32)),
-    (Float, lambda v: isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)),
+    (Float, lambda v: (isinstance(v, float) and math.isfinite(v)) or _is_plain_int(v)),
     (Numeric, lambda v: isinstance(v, Decimal) and v.is_finite()),
     (DateTime, lambda v: isinstance(v, datetime)),
     (Date, lambda v: isinstance(v, date) and not isinstance(v, datetime)),

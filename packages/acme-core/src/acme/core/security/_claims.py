@@ -41,7 +41,8 @@ def _check_numeric_date(name: str, value: Any) -> None:
     # bool is an int subclass; a JSON true is not a time.
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidToken(f"the token {name!r} claim is not a number")
-    if not (math.isfinite(value) and 0 < value <= MAX_NUMERIC_DATE):
+    # The range first: math.isfinite overflows on a huge int (OverflowError).
+    if not (0 < value <= MAX_NUMERIC_DATE and math.isfinite(value)):
         raise InvalidToken(f"the token {name!r} claim is out of range")
 
 
