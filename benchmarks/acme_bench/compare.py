@@ -17,8 +17,9 @@ from .dataset import DataFiles
 from .drivers import Load
 from .engine import Experiment
 from .provision import server_env
-from .report import judge_section, passes, threshold_checks
+from .report import Section, judge_section, passes, threshold_checks, verdict
 from .stack import AppTarget
+from .stats import Judgement
 from .versions import VersionError, prepare_version
 
 if TYPE_CHECKING:
@@ -126,19 +127,21 @@ def cmd_compare(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     )
     if args.fail_above is None:
         return 0
-    noise = sections[0].noise("B")
+    return print_verdict(sections[0], judgements, threshold=args.fail_above)
+
+
+def print_verdict(section: Section, judgements: Sequence[Judgement], *, threshold: float) -> int:
+    """Print the run's noise, each judgement and the verdict; return the exit status."""
+    noise = section.noise("B")
     print(
         f"\nothers' CPU during the runs: median {noise['others_cpu_pct_median']:.0f} %,"
         f" max {noise['others_cpu_pct_max']:.0f} % of one core"
     )
     for judgement in judgements:
         print(f"  {judgement.metric}: {judgement.describe()}")
-    passed = passes(judgements)
-    print(
-        f"verdict: {'PASS' if passed else 'FAIL'} (--fail-above {args.fail_above:.1%};"
-        f" exit status {0 if passed else 1})"
-    )
-    return 0 if passed else 1
+    status = 0 if passes(judgements) else 1
+    print(f"verdict: {verdict(judgements)} (--fail-above {threshold:.1%}; exit status {status})")
+    return status
 
 
 def start_pgbouncer(run_dir: Path, admin: str) -> PgBouncer:

@@ -32,6 +32,7 @@ __all__ = [
     "render_markdown",
     "summary_document",
     "threshold_checks",
+    "verdict",
     "write_report",
 ]
 
@@ -139,6 +140,14 @@ def passes(judgements: Sequence[Judgement]) -> bool:
     """Whether a comparison passes its threshold: every judgement passed, and there
     was at least one (none means B produced no paired rounds, which must not pass)."""
     return bool(judgements) and all(j.passed for j in judgements)
+
+
+def verdict(judgements: Sequence[Judgement]) -> str:
+    """``FAIL``, ``PASS``, or ``PASS, within the noise`` when some interval reached
+    past its limit without lying wholly beyond it."""
+    if not passes(judgements):
+        return "FAIL"
+    return "PASS" if all(j.clear for j in judgements) else "PASS, within the noise"
 
 
 def threshold_checks(judgements: Sequence[Judgement], *, threshold: float) -> list[Check]:

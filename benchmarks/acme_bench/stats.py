@@ -283,6 +283,17 @@ class Judgement:
     def passed(self) -> bool:
         return self.decided and not self.regressed
 
+    @property
+    def clear(self) -> bool:
+        """A pass with the whole interval on the good side of the limit. A pass
+        whose interval reaches past it only failed to prove a regression: the
+        rounds spread too much to rule one out."""
+        if not self.passed:
+            return False
+        if HIGHER_IS_BETTER[self.metric]:
+            return self.interval.low >= self.limit
+        return self.interval.high <= self.limit
+
     def describe(self) -> str:
         i = self.interval
         bound = "<" if HIGHER_IS_BETTER[self.metric] else ">"
@@ -292,7 +303,14 @@ class Judgement:
         )
         if not self.decided:
             return f"cannot judge (fewer than two paired rounds): {figures}"
-        return f"{'REGRESSION' if self.regressed else 'pass'}: {figures}"
+        if self.regressed:
+            return f"REGRESSION: {figures}"
+        if not self.clear:
+            return (
+                f"pass, within the noise (the interval reaches past the limit: more rounds"
+                f" or a quieter machine would decide): {figures}"
+            )
+        return f"pass: {figures}"
 
 
 def judge(metric: str, interval: Interval, *, threshold: float) -> Judgement:

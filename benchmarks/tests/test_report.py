@@ -13,6 +13,7 @@ from acme_bench.report import (
     judge_section,
     passes,
     threshold_checks,
+    verdict,
     write_report,
 )
 from acme_bench.stats import Latency, ProcessUsage, RunResult, Usage
@@ -119,14 +120,16 @@ def rounds(slowdown: float, *, jitter: float = 0.02) -> Section:
 def test_a_build_against_itself_passes_through_the_drift() -> None:
     judgements = judge_section(rounds(0.0), threshold=0.05)
     assert [j.metric for j in judgements] == ["rps", "server_cpu_ms_per_req"]
-    assert all(j.decided and j.passed for j in judgements)
+    assert all(j.decided and j.passed and j.clear for j in judgements)
     assert passes(judgements)
+    assert verdict(judgements) == "PASS"
 
 
 def test_a_comparison_with_no_paired_rounds_does_not_pass() -> None:
     only_a = Section(name="compare", title="t", description="", results=[run("A", 1, 900.0, 20.0)])
     assert judge_section(only_a, threshold=0.05) == []
     assert not passes([])
+    assert verdict([]) == "FAIL"
 
 
 def test_a_twenty_percent_slowdown_fails_on_throughput_and_cpu() -> None:
@@ -134,6 +137,7 @@ def test_a_twenty_percent_slowdown_fails_on_throughput_and_cpu() -> None:
     assert all(j.regressed for j in judgements)
     assert not passes(judgements)
     assert not passes(judgements[1:])
+    assert verdict(judgements) == "FAIL"
     rps = judgements[0].interval
     assert rps.high < 0.95
     assert rps.low > 0.8
@@ -144,6 +148,8 @@ def test_a_slowdown_inside_the_noise_is_not_called_a_regression() -> None:
     judgements = judge_section(rounds(0.06, jitter=0.07), threshold=0.05)
     assert not any(j.regressed for j in judgements)
     assert judgements[0].interval.high > 0.95
+    assert not judgements[0].clear  # a pass that says the rounds could not decide
+    assert verdict(judgements) == "PASS, within the noise"
 
 
 def test_the_verdict_is_in_the_report_and_the_summary(tmp_path: Path) -> None:

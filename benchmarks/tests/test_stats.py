@@ -127,25 +127,28 @@ def _interval(low: float, high: float) -> Interval:
 
 
 @pytest.mark.parametrize(
-    ("metric", "low", "high", "regressed"),
+    ("metric", "low", "high", "regressed", "clear"),
     [
-        ("rps", 0.78, 0.86, True),  # wholly below 0.95: B serves 14-22 % less
-        ("rps", 0.88, 1.00, False),  # median 0.94 is past 0.95, the interval is not: noise
-        ("rps", 0.951, 0.97, False),  # slower, but not by more than 5 %
-        ("rps", 1.20, 1.30, False),  # faster is never a regression
-        ("server_cpu_ms_per_req", 1.10, 1.30, True),  # wholly above 1.05
-        ("server_cpu_ms_per_req", 1.00, 1.20, False),  # median 1.10, but straddles 1.05
-        ("server_cpu_ms_per_req", 0.70, 0.80, False),  # cheaper
+        ("rps", 0.78, 0.86, True, False),  # wholly below 0.95: B serves 14-22 % less
+        ("rps", 0.88, 1.00, False, False),  # median 0.94 is past 0.95, the interval is not
+        ("rps", 0.951, 0.97, False, True),  # slower, but not by more than 5 %
+        ("rps", 1.20, 1.30, False, True),  # faster is never a regression
+        ("server_cpu_ms_per_req", 1.10, 1.30, True, False),  # wholly above 1.05
+        ("server_cpu_ms_per_req", 1.00, 1.20, False, False),  # median 1.10, but straddles 1.05
+        ("server_cpu_ms_per_req", 0.70, 0.80, False, True),  # cheaper
     ],
 )
 def test_judge_calls_a_regression_only_when_the_whole_interval_is_past_the_limit(
-    metric: str, low: float, high: float, regressed: bool
+    metric: str, low: float, high: float, regressed: bool, clear: bool
 ) -> None:
     judgement = judge(metric, _interval(low, high), threshold=0.05)
     assert judgement.decided
     assert judgement.regressed is regressed
     assert judgement.passed is not regressed
-    assert ("REGRESSION" in judgement.describe()) is regressed
+    assert judgement.clear is clear
+    described = judgement.describe()
+    assert ("REGRESSION" in described) is regressed
+    assert ("within the noise" in described) is (not regressed and not clear)
 
 
 def test_judge_does_not_pass_what_it_cannot_judge() -> None:
