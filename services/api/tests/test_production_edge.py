@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from acme.core.migrations import Migrator
 from acme.core.testing import free_port
+from acme_api.main import create_app
 
 from .conftest import client_of, make_settings, running_app
 
@@ -154,3 +155,22 @@ async def test_no_hsts_without_https(client: httpx.AsyncClient) -> None:
     answer = await client.get("/health/live")
     assert "strict-transport-security" not in answer.headers
     assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_a_metrics_port_in_use_fails_startup_and_closes_what_was_built(
+    tmp_path: Path,
+) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        settings = make_settings(**await production(tmp_path, metrics_bind=f"127.0.0.1:{port}"))
+        app = create_app(settings, configure_logs=False)
+        with pytest.raises(OSError, match="in use"):
+            async with app.router.lifespan_context(app):
+                pass  # pragma: no cover - startup fails before this
+    # the lifespan's cleanup ran: draining set, the relay, bus and database closed
+    # (a connection left open would fail the run: ResourceWarnings are errors here)
+    assert app.state.container.draining

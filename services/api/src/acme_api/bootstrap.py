@@ -226,6 +226,8 @@ async def build(
         await bus.start()
     except BaseException:
         await database.dispose()
+        if tracing is not None:
+            tracing.shutdown()
         raise
     logger.info("message bus started: %r", bus)
     # On PostgreSQL the relay also wakes on other processes' commits (LISTEN/NOTIFY);

@@ -64,18 +64,20 @@ def create_app(
         container = await bootstrap.build(
             settings, tracing=tracing, pipeline=_pipeline_metrics(app, settings)
         )
-        if settings.relay_in_api:
-            container.relay.start()
         app.state.container = container
         listener = None
-        if settings.metrics_enabled and settings.metrics_bind and multiprocess_dir() is None:
-            # One process (acme-api serve): its own listener. Under gunicorn the
-            # master serves every worker's values (acme_api.gunicorn_conf).
-            listener = MetricsListener.start(settings.metrics_bind, app.state.metrics.registry)
-        elif settings.metrics_enabled and settings.is_production and not settings.metrics_bind:
-            logger.warning("metrics are collected but served nowhere: set ACME_METRICS_BIND")
-        logger.info("acme-api %s started (env=%s)", __version__, settings.env)
+        # Everything started after the container is inside the try: a failure
+        # to start (the metrics port taken, say) still closes the container.
         try:
+            if settings.relay_in_api:
+                container.relay.start()
+            if settings.metrics_enabled and settings.metrics_bind and multiprocess_dir() is None:
+                # One process (acme-api serve): its own listener. Under gunicorn the
+                # master serves every worker's values (acme_api.gunicorn_conf).
+                listener = MetricsListener.start(settings.metrics_bind, app.state.metrics.registry)
+            elif settings.metrics_enabled and settings.is_production and not settings.metrics_bind:
+                logger.warning("metrics are collected but served nowhere: set ACME_METRICS_BIND")
+            logger.info("acme-api %s started (env=%s)", __version__, settings.env)
             yield
         finally:
             container.draining = True

@@ -6,7 +6,10 @@ and :func:`tracing_from_env` returns ``None`` without importing the SDK,
 so nothing is instrumented and nothing is created. On, one process gets:
 
 - a server span per request (opentelemetry-instrumentation-fastapi);
-- a span per SQL statement (opentelemetry-instrumentation-sqlalchemy);
+- a span per SQL statement that goes through SQLAlchemy
+  (opentelemetry-instrumentation-sqlalchemy); the hot reads that run on
+  asyncpg directly (an item's get and a listing page on PostgreSQL,
+  :mod:`acme.core.persistence.driver`) have none;
 - the outbox hop (:mod:`acme.core.messaging.tracing`): a ``create`` span at
   the outbox write, a ``publish`` span per event relayed and a ``process``
   span per event and consumer, joined through the outbox row and the
