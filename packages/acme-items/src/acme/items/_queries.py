@@ -27,10 +27,11 @@ GET_OWNED = select(items).where(
 
 
 def from_record(record: Sequence[Any]) -> Item:
-    """An item from asyncpg's record of an ``items`` row.
+    """An item from a row of ``items``: asyncpg's record or SQLAlchemy's row.
 
-    The columns are the dataclass's fields in order; the ``json`` codec
-    SQLAlchemy's dialect installs on each connection has already parsed ``meta``.
+    The columns are the dataclass's fields in order (a test checks it); the
+    ``json`` codec SQLAlchemy's dialect installs on each connection has
+    already parsed ``meta`` for asyncpg's records.
     """
     return _new_item(*record)
 

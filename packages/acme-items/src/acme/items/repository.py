@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Row,
     and_,
     bindparam,
     delete,
@@ -51,14 +50,6 @@ from .tables import PG_TAGS, items
 __all__ = ["SqlItemRepository", "SqlItemsUnitOfWork"]
 
 
-# The table's columns are the dataclass's fields, in order.
-_new_item: Callable[..., Item] = Item
-
-
-def _from_row(row: Row[Any]) -> Item:
-    return _new_item(*row)
-
-
 def _values(item: Item) -> dict[str, Any]:
     return {
         "id": item.id,
@@ -72,10 +63,6 @@ def _values(item: Item) -> dict[str, Any]:
         "updated_at": item.updated_at,
         "version": item.version,
     }
-
-
-# The hot single-item read, built once and run with parameters.
-_GET_OWNED = GET_OWNED
 
 
 # The writes, built once with named parameters: a deferred write is combined
@@ -115,7 +102,7 @@ class SqlItemRepository(SqlRepository[Item]):
         super().__init__(
             connection,
             table=items,
-            to_entity=_from_row,
+            to_entity=from_record,
             to_values=_values,
             entity_name="item",
         )
@@ -149,12 +136,12 @@ class SqlItemRepository(SqlRepository[Item]):
     async def get_owned(self, owner_id: uuid.UUID, item_id: uuid.UUID) -> Item:
         """The owner's item. Another owner's item is :class:`NotFound`, like a missing one."""
         parameters = {"item_id": item_id, "owner_id": owner_id}
-        records = await driver_rows(self.connection, _GET_OWNED, parameters)
+        records = await driver_rows(self.connection, GET_OWNED, parameters)
         if records is not None:
             if not records:
                 raise _not_found(item_id)
             return from_record(records[0])
-        row = (await self.connection.execute(_GET_OWNED, parameters)).first()
+        row = (await self.connection.execute(GET_OWNED, parameters)).first()
         if row is None:
             raise _not_found(item_id)
         return self._to_entity(row)
