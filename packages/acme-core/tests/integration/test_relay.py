@@ -255,3 +255,42 @@ async def test_a_database_outage_is_logged_with_its_cause(
     (line,) = [r.getMessage() for r in caplog.records if "outbox relay:" in r.getMessage()]
     assert "database unreachable: " in line
     assert "Connect" in line  # ConnectionRefusedError / OSError: the driver's cause
+
+
+class GatedBus(RecordingBus):
+    """Holds each publish until ``release`` is set; then fails it if ``fail``."""
+
+    def __init__(self, *, fail: bool) -> None:
+        super().__init__()
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+        self.fail = fail
+
+    async def publish(self, message: Message) -> None:
+        self.entered.set()
+        await self.release.wait()
+        if self.fail:
+            raise DeliveryFailed("broker went away")
+        self.published.append(message)
+
+
+async def test_a_relay_past_its_lease_does_not_undo_anothers(core_database: Database) -> None:
+    await add(core_database, Message("item.created", {}))
+    # A's lease is over at once, so B may claim the row while A is still delivering.
+    slow = GatedBus(fail=True)
+    a = OutboxRelay(core_database.unit_of_work, slow, claim_lease=timedelta(0))
+    other = GatedBus(fail=False)
+    b = OutboxRelay(core_database.unit_of_work, other, claim_lease=timedelta(minutes=5))
+    a_run = asyncio.create_task(a.relay_once())
+    await slow.entered.wait()
+    b_run = asyncio.create_task(b.relay_once())
+    await other.entered.wait()  # B holds the row now, with its own lease
+    slow.release.set()
+    with pytest.raises(DeliveryFailed):
+        await a_run  # A failed: it releases only rows it still holds, none here
+    async with core_database.engine.connect() as connection:
+        row = (await connection.execute(select(outbox))).one()
+    assert row.next_attempt_at is not None  # B's lease stands: no third relay may take it
+    other.release.set()
+    assert await b_run == 1
+    assert await pending(core_database) == 0

@@ -12,7 +12,7 @@ from sqlalchemy import BindParameter, and_, bindparam, or_, select, update
 
 from .tables import outbox
 
-__all__ = ["CLAIM", "MARK_SENT", "RELEASE"]
+__all__ = ["CLAIM", "HOLDS_LEASE", "MARK_SENT", "RELEASE"]
 
 _NOW = bindparam("now", type_=outbox.c.published_at.type)
 _DUE = (
@@ -35,6 +35,15 @@ CLAIM = (
     .returning(*outbox.c)
 )
 _IDS: BindParameter[Any] = bindparam("ids", expanding=True)
-MARK_SENT = update(outbox).where(outbox.c.id.in_(_IDS)).values(published_at=_NOW)
+_LEASE = bindparam("lease_until", type_=outbox.c.next_attempt_at.type)
+# Rows the bus took. A row another relay published meanwhile keeps its time.
+MARK_SENT = (
+    update(outbox)
+    .where(outbox.c.id.in_(_IDS), outbox.c.published_at.is_(None))
+    .values(published_at=_NOW)
+)
+# Only this relay's lease is settled: a delivery that outlived its lease may
+# find its rows claimed again by another relay, whose lease it must not undo.
+HOLDS_LEASE = and_(outbox.c.next_attempt_at == _LEASE, outbox.c.published_at.is_(None))
 # A transport that took nothing: the rows are due again at once, as they were.
-RELEASE = update(outbox).where(outbox.c.id.in_(_IDS)).values(next_attempt_at=None)
+RELEASE = update(outbox).where(outbox.c.id.in_(_IDS), HOLDS_LEASE).values(next_attempt_at=None)

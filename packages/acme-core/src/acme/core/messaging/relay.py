@@ -19,7 +19,7 @@ from acme.core.persistence import SqlUnitOfWork
 from . import tracing
 from ._message import Message
 from ._port import BatchBus, DeliveryFailed, MessageBus, Unroutable
-from ._relay_sql import CLAIM, MARK_SENT, RELEASE
+from ._relay_sql import CLAIM, HOLDS_LEASE, MARK_SENT, RELEASE
 from .listen import CommitListener
 from .tables import outbox
 
@@ -130,14 +130,15 @@ class OutboxRelay:
             DeliveryFailed: the bus is unreachable (nothing was marked).
         """
         now = datetime.now(UTC)
-        due = {"now": now, "batch": self.batch_size, "lease_until": now + self.claim_lease}
+        lease_until = now + self.claim_lease
+        due = {"now": now, "batch": self.batch_size, "lease_until": lease_until}
         async with self._autocommit() as uow:
             rows = sorted((await uow.connection.execute(CLAIM, due)).all(), key=_row_order)
             await uow.commit()
         if not rows:
             return 0
         outcomes = await self._deliver([_message(row) for row in rows])
-        return await self._settle(rows, outcomes, now)
+        return await self._settle(rows, outcomes, now, lease_until)
 
     async def _deliver(self, messages: list[Message]) -> list[BaseException | None]:
         system = getattr(self._bus, "messaging_system", tracing.IN_PROCESS)
@@ -157,7 +158,11 @@ class OutboxRelay:
         )
 
     async def _settle(
-        self, rows: list[Row[Any]], outcomes: list[BaseException | None], now: datetime
+        self,
+        rows: list[Row[Any]],
+        outcomes: list[BaseException | None],
+        now: datetime,
+        lease_until: datetime,
     ) -> int:
         """Mark what the bus took, back off what it cannot route, release the rest."""
         published: list[uuid.UUID] = []
@@ -170,12 +175,13 @@ class OutboxRelay:
                 elif isinstance(outcome, Unroutable):
                     await uow.connection.execute(
                         update(outbox)
-                        .where(outbox.c.id == row.id)
+                        .where(outbox.c.id == row.id, HOLDS_LEASE)
                         .values(
                             attempts=row.attempts + 1,
                             last_error=outcome.detail[:1000],
                             next_attempt_at=now + self._backoff(row.attempts + 1),
-                        )
+                        ),
+                        {"lease_until": lease_until},
                     )
                     logger.warning("outbox %s %s: %s", row.type, row.id, outcome.detail)
                 else:
@@ -184,7 +190,7 @@ class OutboxRelay:
             if published:
                 await uow.connection.execute(MARK_SENT, {"ids": published, "now": now})
             if untaken:
-                await uow.connection.execute(RELEASE, {"ids": untaken})
+                await uow.connection.execute(RELEASE, {"ids": untaken, "lease_until": lease_until})
             await uow.commit()
         unexpected = [e for e in errors if not isinstance(e, DeliveryFailed)]
         if unexpected:
