@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, event, func, select
 from sqlalchemy.exc import DBAPIError
 
+from acme.core.errors import Unavailable
 from acme.core.messaging import Message
 from acme.core.messaging.outbox import Outbox
 from acme.core.messaging.tables import outbox
@@ -45,3 +46,27 @@ async def test_a_driver_error_is_left_to_the_ordinary_path(core_database: Databa
         assert await driver_rows(reader.connection, _BY_ID, bad) is None
         with pytest.raises(DBAPIError):
             await reader.connection.execute(_BY_ID, bad)
+
+
+@pytest.mark.parametrize("empty_database_url", ["postgresql"], indirect=True)
+async def test_a_cancelled_query_is_unavailable_not_run_twice(
+    empty_database_url: str,
+) -> None:
+    # A statement timeout far below the query's time: the server cancels it (57014).
+    database = Database(empty_database_url, statement_timeout_ms=50)
+    executed: list[str] = []
+
+    def count(*args: object) -> None:
+        executed.append(str(args[2]))
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        async with database.reader() as reader:
+            with pytest.raises(Unavailable) as caught:
+                await driver_rows(
+                    reader.connection, select(func.pg_sleep(bindparam("s"))), {"s": 1}
+                )
+    finally:
+        await database.dispose()
+    assert "57014" in (caught.value.diagnostic or "")
+    assert not [sql for sql in executed if "pg_sleep" in sql]  # not run again by SQLAlchemy

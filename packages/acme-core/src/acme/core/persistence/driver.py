@@ -25,6 +25,8 @@ from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ._diagnosis import database_unavailable
+
 __all__ = ["driver_rows"]
 
 
@@ -40,10 +42,15 @@ async def driver_rows(
 ) -> Sequence[Sequence[Any]] | None:
     """The rows of ``statement`` from asyncpg, or ``None`` where this connection cannot.
 
-    On a driver error the statement is not retried here: the caller's
-    ordinary path runs it again (a read has no effect to repeat), so an
-    outage or a bad value is reported, and a dead connection invalidated,
-    exactly as SQLAlchemy does.
+    On a driver error about the statement (a value the column refuses, say)
+    it answers ``None``: the caller's ordinary path runs it again (a read has
+    no effect to repeat) and reports it exactly as SQLAlchemy does. A query
+    the server cancelled (its statement timeout), ran out of resources for,
+    or a connection that broke is not run twice, which would double the load
+    on a struggling database: it is :class:`~acme.core.errors.Unavailable`.
+
+    Raises:
+        Unavailable: the server cancelled the query or the connection failed.
     """
     if connection.dialect.driver != "asyncpg":
         return None
@@ -56,7 +63,22 @@ async def driver_rows(
         rows: Sequence[Sequence[Any]] = await adapter.driver_connection.fetch(
             sql, *(parameters[name] for name in names)
         )
-    # Any failure at all: the caller's ordinary run reports it as SQLAlchemy would.
-    except Exception:  # noqa: BLE001
+    except Exception as exc:
+        if _not_worth_repeating(exc):
+            raise database_unavailable(exc) from exc
+        # The statement's own failure: the caller's ordinary run reports it as SQLAlchemy would.
         return None
     return rows
+
+
+# The SQLSTATE classes of failures a second run would only repeat: 08 is a
+# connection exception, 53 insufficient resources, 57 operator intervention
+# (a statement timeout, a shutdown).
+_OUTAGE_CLASSES = ("08", "53", "57")
+
+
+def _not_worth_repeating(error: BaseException) -> bool:
+    if isinstance(error, OSError | TimeoutError):
+        return True
+    sqlstate = getattr(error, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate[:2] in _OUTAGE_CLASSES
