@@ -17,6 +17,7 @@ from acme.core.messaging import Message
 from acme.core.persistence import Page, decode_cursor, encode_cursor, parse_order
 from acme.core.testing.fakes import FakeUnitOfWork
 from acme.items.models import SORT_KEYS, Item, ItemFilter, ItemSort
+from acme.items.serializers import RenderedPage, items_json
 
 
 def _not_found(item_id: uuid.UUID) -> NotFound:
@@ -62,6 +63,12 @@ class FakeItemRepository:
         page = matching[:limit]
         cursor = encode_cursor(keys, page[-1][0]) if len(matching) > limit else None
         return Page([copy.deepcopy(i) for _, i in page], cursor)
+
+    async def list_rendered(
+        self, spec: ItemFilter, *, sort: ItemSort, after: str | None, limit: int
+    ) -> RenderedPage:
+        page = await self.list_page(spec, sort=sort, after=after, limit=limit)
+        return RenderedPage(items_json(page.items), page.next_cursor)
 
     async def save_version(self, item: Item, *, expected_version: int) -> None:
         stored = self.rows.get(item.id)

@@ -10,6 +10,7 @@ the second run is counted.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -24,7 +25,14 @@ from acme.core.messaging.tables import outbox
 from acme.core.migrations import Migrator
 from acme.core.persistence.database import Database
 from acme.items.dependencies import ItemsDependencies, setup
-from acme.items.interface import create_item, delete_item, get_item, list_items, update_item
+from acme.items.interface import (
+    create_item,
+    delete_item,
+    get_item,
+    list_items,
+    list_items_rendered,
+    update_item,
+)
 from acme.items.serializers import ItemCreate, ItemPatch, ItemQuery
 from acme.items.tables import items
 
@@ -188,3 +196,21 @@ async def test_hot_reads_are_one_statement_each_on_the_driver(
     assert wire.through_sqlalchemy == []  # no result layer: the driver's records
     assert got == item
     assert [i.title for i in first.items + second.items] == ["and me", "read me"]
+
+
+async def test_a_rendered_listing_is_one_statement_on_the_driver(
+    database: Database, deps: ItemsDependencies
+) -> None:
+    await create_item(deps, owner_id=OWNER, data=ItemCreate(title="one", meta={"k": [1, "é"]}))
+    await create_item(deps, owner_id=OWNER, data=ItemCreate(title="two"))
+    with watching(database) as wire:
+        first = await list_items_rendered(deps, owner_id=OWNER, query=ItemQuery(limit=1))
+        second = await list_items_rendered(
+            deps, owner_id=OWNER, query=ItemQuery(limit=1, cursor=first.next_cursor)
+        )
+    assert await wire.kinds() == ["SELECT CAST(ITEMS.ID", "SELECT CAST(ITEMS.ID"], wire.sent
+    assert wire.through_sqlalchemy == []
+    shown = json.loads(first.items_json) + json.loads(second.items_json)
+    assert [i["title"] for i in shown] == ["two", "one"]
+    assert shown[1]["meta"] == {"k": [1, "é"]}
+    assert second.next_cursor is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -12,7 +13,7 @@ import pytest
 from acme.core.errors import Malformed, NotFound, PreconditionFailed
 from acme.items import interface
 from acme.items.dependencies import ItemsDependencies
-from acme.items.serializers import ItemCreate, ItemPatch, ItemQuery
+from acme.items.serializers import ItemCreate, ItemPatch, ItemQuery, items_json
 
 from .conftest import RecordingEvents
 
@@ -125,8 +126,9 @@ async def test_owners_cannot_touch_each_others_items(
     assert events.types() == ["item.created"]
 
 
+@pytest.mark.parametrize("rendered", [False, True], ids=["items", "rendered"])
 async def test_listing_filters_and_pages_without_gaps_or_repeats(
-    deps: ItemsDependencies,
+    deps: ItemsDependencies, rendered: bool
 ) -> None:
     start = datetime(2026, 1, 1, tzinfo=UTC)
     made = []
@@ -150,15 +152,18 @@ async def test_listing_filters_and_pages_without_gaps_or_repeats(
         seen: list[uuid.UUID] = []
         cursor = None
         while True:
-            page = await interface.list_items(
-                deps,
-                owner_id=ALICE,
-                query=ItemQuery.model_validate({**query, "cursor": cursor, "limit": 5}),
-            )
-            seen.extend(i.id for i in page.items)
-            if page.next_cursor is None:
+            asked = ItemQuery.model_validate({**query, "cursor": cursor, "limit": 5})
+            if rendered:
+                shown = await interface.list_items_rendered(deps, owner_id=ALICE, query=asked)
+                seen.extend(uuid.UUID(i["id"]) for i in json.loads(shown.items_json))
+                next_cursor = shown.next_cursor
+            else:
+                page = await interface.list_items(deps, owner_id=ALICE, query=asked)
+                seen.extend(i.id for i in page.items)
+                next_cursor = page.next_cursor
+            if next_cursor is None:
                 return seen
-            cursor = page.next_cursor
+            cursor = next_cursor
 
     newest_first = sorted(made, key=lambda i: (i.created_at, i.id), reverse=True)
     assert await everything() == [i.id for i in newest_first]
@@ -176,6 +181,44 @@ async def test_listing_filters_and_pages_without_gaps_or_repeats(
     assert await everything(tag="odd", order=3) == [
         i.id for i in newest_first if "odd" in i.tags and i.order == 3
     ]
+
+
+async def test_a_rendered_page_is_the_json_of_the_same_page(deps: ItemsDependencies) -> None:
+    start = datetime(2026, 1, 1, 12, 0, 0, 250_000, tzinfo=UTC)
+    metas: list[dict[str, object]] = [
+        {},
+        {"nested": {"list": [1, 2.5, None, True, "x"]}, "é": "ü €"},
+        {"big": 12345678901234567890, "small": -0.001},
+    ]
+    for n, meta in enumerate(metas * 2):
+        fixed = dataclasses.replace(deps, clock=lambda n=n: start + timedelta(seconds=n // 2))
+        await interface.create_item(
+            fixed,
+            owner_id=ALICE,
+            data=create(
+                title=f"thing {n} ✓", description="two\nlines", tags=["t", f"n{n}"], meta=meta
+            ),
+        )
+    cursor = None
+    pages = 0
+    while True:
+        query = ItemQuery(limit=4, cursor=cursor)
+        page = await interface.list_items(deps, owner_id=ALICE, query=query)
+        shown = await interface.list_items_rendered(deps, owner_id=ALICE, query=query)
+        assert json.loads(shown.items_json) == json.loads(items_json(page.items))
+        assert (shown.next_cursor is None) == (page.next_cursor is None)
+        if shown.next_cursor is not None:
+            # Both cursors lead to the same next page.
+            after_rendered = ItemQuery(limit=4, cursor=shown.next_cursor)
+            after_page = ItemQuery(limit=4, cursor=page.next_cursor)
+            one = await interface.list_items(deps, owner_id=ALICE, query=after_rendered)
+            two = await interface.list_items(deps, owner_id=ALICE, query=after_page)
+            assert one.items == two.items
+        pages += 1
+        if shown.next_cursor is None:
+            break
+        cursor = shown.next_cursor
+    assert pages == 2
 
 
 async def test_a_cursor_of_another_sort_is_malformed(deps: ItemsDependencies) -> None:

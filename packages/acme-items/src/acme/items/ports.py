@@ -14,6 +14,7 @@ from acme.core.messaging import Message
 from acme.core.persistence import Page, UnitOfWork
 
 from .models import Item, ItemFilter, ItemSort
+from .serializers import RenderedPage
 
 __all__ = ["ItemRepository", "ItemsUnitOfWork"]
 
@@ -36,6 +37,12 @@ class ItemRepository(Protocol):
 
         Raises :class:`Malformed` for a cursor that is malformed or of another sort.
         """
+        ...
+
+    async def list_rendered(
+        self, spec: ItemFilter, *, sort: ItemSort, after: str | None, limit: int
+    ) -> RenderedPage:
+        """The page :meth:`list_page` answers, in its JSON form (see :class:`RenderedPage`)."""
         ...
 
     async def save_version(self, item: Item, *, expected_version: int) -> None:

@@ -12,9 +12,10 @@ surfaces from ``commit()``, which the use cases await right after it.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     ColumnElement,
     and_,
@@ -43,8 +44,17 @@ from acme.core.persistence import (
 from acme.core.persistence.deferred import Check, Write
 from acme.core.persistence.driver import driver_rows
 
-from ._queries import GET_OWNED, from_record, listing, listing_keys, listing_parameters
+from ._queries import (
+    GET_OWNED,
+    from_record,
+    listing,
+    listing_keys,
+    listing_parameters,
+    render_records,
+    rendered_position,
+)
 from .models import SORT_KEYS, Item, ItemFilter, ItemSort
+from .serializers import RenderedPage, items_json
 from .tables import PG_TAGS, items
 
 __all__ = ["SqlItemRepository", "SqlItemsUnitOfWork"]
@@ -178,10 +188,47 @@ class SqlItemRepository(SqlRepository[Item]):
         query = select(items).where(*self._conditions(spec))
         return await self.page_of(query, order=SORT_KEYS[sort], after=after, limit=limit)
 
-    async def _driver_page(
+    async def list_rendered(
+        self, spec: ItemFilter, *, sort: ItemSort, after: str | None, limit: int
+    ) -> RenderedPage:
+        """:meth:`list_page` in its JSON form.
+
+        On asyncpg the rows go straight from the driver to JSON bytes (orjson),
+        with no :class:`Item` in between; anywhere else (SQLite, a connection in
+        a transaction) it renders the items :meth:`list_page` answers.
+
+        Raises:
+            Malformed: the cursor is malformed or belongs to another sort.
+        """
+        if not self._sqlite:
+            rendered = await self._driver_rendered(spec, sort, after, limit)
+            if rendered is not None:
+                return rendered
+        page = await self.list_page(spec, sort=sort, after=after, limit=limit)
+        return RenderedPage(items_json(page.items), page.next_cursor)
+
+    async def _driver_rendered(
         self, spec: ItemFilter, sort: ItemSort, after: str | None, limit: int
-    ) -> Page[Item] | None:
-        """:meth:`list_page` on asyncpg, past SQLAlchemy's result layer (``None``: not here)."""
+    ) -> RenderedPage | None:
+        keys = listing_keys(sort)
+        records = await self._driver_listing(spec, sort, after, limit, rendered=True)
+        if records is None:
+            return None
+        shown = records[:limit]
+        try:
+            body = render_records(shown)
+        except orjson.JSONEncodeError:
+            # Text that is not valid Unicode: the ordinary path escapes it.
+            return None
+        next_cursor = None
+        if len(records) > limit and shown:
+            next_cursor = encode_cursor(keys, rendered_position(shown[-1], keys))
+        return RenderedPage(body, next_cursor)
+
+    async def _driver_listing(
+        self, spec: ItemFilter, sort: ItemSort, after: str | None, limit: int, *, rendered: bool
+    ) -> Sequence[Any] | None:
+        """The rows of a listing (and its look-ahead row) from asyncpg; ``None``: not here."""
         if limit < 1:
             raise Invalid("limit must be at least 1")
         keys = listing_keys(sort)
@@ -195,9 +242,17 @@ class SqlItemRepository(SqlRepository[Item]):
             tag=spec.tag is not None,
             prefix=spec.title_prefix is not None,
             after=position is not None,
+            rendered=rendered,
         )
         parameters = listing_parameters(spec, position, limit + 1)
-        records = await driver_rows(self.connection, statement, parameters)
+        return await driver_rows(self.connection, statement, parameters)
+
+    async def _driver_page(
+        self, spec: ItemFilter, sort: ItemSort, after: str | None, limit: int
+    ) -> Page[Item] | None:
+        """:meth:`list_page` on asyncpg, past SQLAlchemy's result layer (``None``: not here)."""
+        keys = listing_keys(sort)
+        records = await self._driver_listing(spec, sort, after, limit, rendered=False)
         if records is None:
             return None
         page = [from_record(record) for record in records[:limit]]

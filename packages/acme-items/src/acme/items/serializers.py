@@ -51,8 +51,11 @@ __all__ = [
     "ItemPageOut",
     "ItemPatch",
     "ItemQuery",
+    "RenderedPage",
     "item_json",
+    "items_json",
     "page_json",
+    "rendered_page_json",
 ]
 
 DEFAULT_PAGE_SIZE = 50
@@ -214,8 +217,21 @@ class _Page:
     next: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class RenderedPage:
+    """A page already in its JSON form: the array of items, and the next page's cursor.
+
+    What a listing answers on the hot path: the repository renders rows
+    straight to JSON, without an :class:`~acme.items.models.Item` per row.
+    """
+
+    items_json: bytes
+    next_cursor: str | None
+
+
 _item_adapter: TypeAdapter[Item] = TypeAdapter(Item)
 _page_adapter: TypeAdapter[_Page] = TypeAdapter(_Page)
+_items_adapter: TypeAdapter[list[Item]] = TypeAdapter(list[Item])
 
 
 def item_json(item: Item) -> bytes:
@@ -233,6 +249,20 @@ def page_json(items: list[Item], next_url: str | None) -> bytes:
         return _page_adapter.dump_json(page)
     except PydanticSerializationError:
         return _escaped_json(_page_adapter.dump_python(page))
+
+
+def items_json(items: list[Item]) -> bytes:
+    """Items as a JSON array (each in the shape of :class:`ItemOut`)."""
+    try:
+        return _items_adapter.dump_json(items)
+    except PydanticSerializationError:
+        return _escaped_json(_items_adapter.dump_python(items))
+
+
+def rendered_page_json(page: RenderedPage, next_url: str | None) -> bytes:
+    """A rendered page as the JSON of :class:`ItemPageOut`, ``next`` being ``next_url``."""
+    # A URL the API built itself: ASCII, and json.dumps escapes anything else.
+    return b'{"items":%b,"next":%b}' % (page.items_json, json.dumps(next_url).encode())
 
 
 def _escaped_json(value: Any) -> bytes:

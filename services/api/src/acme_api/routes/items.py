@@ -22,7 +22,7 @@ from acme.items.serializers import (
     ItemPatch,
     ItemQuery,
     item_json,
-    page_json,
+    rendered_page_json,
 )
 from acme_api.dependencies import CurrentAccount, ItemsDeps
 from acme_api.json_body import JsonBodyRoute
@@ -120,7 +120,7 @@ async def list_items(
     only works with the filters and sort it was made for; a malformed one is
     a 400.
     """
-    page = await interface.list_items(deps, owner_id=account.id, query=query)
+    page = await interface.list_items_rendered(deps, owner_id=account.id, query=query)
     headers = {}
     next_url = None
     if page.next_cursor is not None:
@@ -128,7 +128,7 @@ async def list_items(
         query_string = urlencode([*kept, ("cursor", page.next_cursor)])
         next_url = f"{request.app.state.public_url}{request.url.path}?{query_string}"
         headers["Link"] = f'<{next_url}>; rel="next"'
-    return Response(page_json(page.items, next_url), media_type=JSON, headers=headers)
+    return Response(rendered_page_json(page, next_url), media_type=JSON, headers=headers)
 
 
 @router.get(
