@@ -33,6 +33,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .driver import driver_value
+
 __all__ = ["Check", "DeferredWrites"]
 
 Write = Insert | Update | Delete
@@ -91,9 +93,15 @@ class DeferredWrites:
         parameters = dict(group.parameters)
         for index, (_, values) in enumerate(group.inserts):
             parameters.update({f"acme_f{index}_{key}": value for key, value in values.items()})
-        with _conflicts(group):
-            result = await connection.execute(_combined(group.write, signature), parameters)
-        changed = int(result.scalar_one())
+        statement = _combined(group.write, signature)
+        # On asyncpg, straight to the driver: SQLAlchemy's per-execution work
+        # (the statement's cache key, the parameters) cost more than the round trip.
+        changed = await driver_value(connection, statement, parameters)
+        if changed is None:
+            with _conflicts(group):
+                result = await connection.execute(statement, parameters)
+            changed = result.scalar_one()
+        changed = int(changed)
         if group.check is not None:
             await group.check(changed)
 
