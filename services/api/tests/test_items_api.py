@@ -12,16 +12,18 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Query
 
 from acme.accounts import item_counts
 from acme.core.migrations import Migrator
 from acme.core.testing import delete_rabbitmq_topology, eventually
+from acme.items.serializers import ItemQuery
 from acme_api.main import create_app
+from acme_api.routes.items import query_parameters
 
 from .conftest import client_of, make_settings
 
@@ -201,13 +203,32 @@ async def test_bad_input_is_a_problem_naming_each_field(api: Api) -> None:
         headers=api.alice | {"If-Match": '"1"'},
     )
     assert {e["pointer"] for e in is_problem(patch, 422)["errors"]} == {"#/body/title"}
-    is_problem(await api.http.get("/items?limit=101", headers=api.alice), 422)
-    is_problem(await api.http.get("/items?limit=0", headers=api.alice), 422)
-    is_problem(await api.http.get("/items?colour=red", headers=api.alice), 422)
-    is_problem(await api.http.get("/items?sort=title", headers=api.alice), 422)
+    for query, pointers in [
+        ("limit=101", {"#/query/limit"}),
+        ("limit=0", {"#/query/limit"}),
+        ("colour=red", {"#/query/colour"}),
+        ("sort=title", {"#/query/sort"}),
+        ("order=x&limit=y", {"#/query/order", "#/query/limit"}),
+    ]:
+        listed = is_problem(await api.http.get(f"/items?{query}", headers=api.alice), 422)
+        assert {error["pointer"] for error in listed["errors"]} == pointers, query
     is_problem(await api.http.get("/items/not-a-uuid", headers=api.alice), 422)
     cursor = await api.http.get("/items?cursor=bm9wZQ", headers=api.alice)
     assert is_problem(cursor, 400, "invalid_cursor")["errors"][0]["loc"] == ["query", "cursor"]
+
+
+def test_the_listing_documents_its_query_as_fastapi_would() -> None:
+    # list_items validates its query string itself (item_query); the document
+    # must still say what FastAPI says for an ItemQuery query model.
+    reference = FastAPI()
+
+    @reference.get("/items")
+    async def listed(query: Annotated[ItemQuery, Query()]) -> None: ...
+
+    expected = reference.openapi()["paths"]["/items"]["get"]["parameters"]
+    served = create_app(make_settings(), configure_logs=False).openapi()
+    assert served["paths"]["/items"]["get"]["parameters"] == expected
+    assert query_parameters(ItemQuery) == expected
 
 
 async def test_a_cursor_only_fits_its_own_sort(api: Api) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 
 from acme.accounts import interface as accounts
 from acme.accounts.dependencies import AccountsDependencies
@@ -20,12 +20,12 @@ from .settings import Settings
 
 __all__ = [
     "AccountsDeps",
+    "BearerAccount",
     "ContainerDep",
     "CookieNamesDep",
     "CurrentAccount",
     "ItemsDeps",
     "SettingsDep",
-    "bearer",
     "get_current_account",
 ]
 
@@ -55,44 +55,52 @@ async def get_cookie_names(settings: Annotated[Settings, Depends(get_settings)])
     return CookieNames.of(settings)
 
 
-bearer = HTTPBearer(
-    auto_error=False,
-    description="an access token from /auth/callback, /auth/refresh or `acme-api token issue`",
-)
-"""Documents the bearer scheme in OpenAPI (the /docs "Authorize" button) and parses the header."""
-
-
-async def get_current_account(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Account:
+class BearerAccount(HTTPBearer):
     """The signed-in account, from ``Authorization: Bearer`` or the session cookie.
 
-    Runs on every protected request, so it asks for nothing but the request
-    (each sub-dependency costs FastAPI a resolution per request).
-
-    Raises:
-        Unauthenticated: no credentials (401 with ``WWW-Authenticate``).
-        InvalidToken: a bad, expired or revoked token (401).
-        PermissionDenied: a disabled account, or a cookie-authenticated
-            unsafe request without the CSRF header (403).
+    An :class:`~fastapi.security.HTTPBearer`, so OpenAPI documents the bearer
+    scheme (the /docs "Authorize" button), that reads the header itself and
+    answers the account: one dependency per protected request where a
+    scheme and an account resolver would be two (FastAPI resolves every
+    dependency anew on every request).
     """
-    container: Container = request.app.state.container
-    if credentials is not None:
-        return await accounts.authenticate(container.accounts, credentials.credentials)
-    if "authorization" in request.headers:
-        raise InvalidToken("the Authorization header must be 'Bearer <access token>'")
-    names = container.cookie_names
-    cookie_token = request.cookies.get(names.access)
-    if not cookie_token:
-        raise Unauthenticated(
-            "sign in, or send Authorization: Bearer <access token>",
-            code="unauthenticated",
-            extra={"www_authenticate": bearer_challenge()},
-        )
-    account = await accounts.authenticate(container.accounts, cookie_token)
-    check_csrf(request, names)
-    return account
+
+    async def __call__(self, request: Request) -> Account:  # type: ignore[override]
+        """Authenticate the request.
+
+        Raises:
+            Unauthenticated: no credentials (401 with ``WWW-Authenticate``).
+            InvalidToken: a bad, expired or revoked token, or an
+                ``Authorization`` header that is not ``Bearer <token>`` (401).
+            PermissionDenied: a disabled account, or a cookie-authenticated
+                unsafe request without the CSRF header (403).
+        """
+        container: Container = request.app.state.container
+        authorization = request.headers.get("authorization")
+        if authorization is not None:
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not token:
+                raise InvalidToken("the Authorization header must be 'Bearer <access token>'")
+            return await accounts.authenticate(container.accounts, token)
+        names = container.cookie_names
+        cookie_token = request.cookies.get(names.access)
+        if not cookie_token:
+            raise Unauthenticated(
+                "sign in, or send Authorization: Bearer <access token>",
+                code="unauthenticated",
+                extra={"www_authenticate": bearer_challenge()},
+            )
+        account = await accounts.authenticate(container.accounts, cookie_token)
+        check_csrf(request, names)
+        return account
+
+
+get_current_account = BearerAccount(
+    auto_error=False,
+    scheme_name="HTTPBearer",
+    description="an access token from /auth/callback, /auth/refresh or `acme-api token issue`",
+)
+"""Resolves :data:`CurrentAccount`; documented as the ``HTTPBearer`` security scheme."""
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]

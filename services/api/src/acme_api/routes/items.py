@@ -8,10 +8,12 @@ model again; ``response_model`` still documents the shape in OpenAPI.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException
 
 from acme.items import interface
@@ -62,6 +64,39 @@ def _item_response(body: bytes, version: int, *, status: int = 200, **headers: s
     )
 
 
+def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """OpenAPI's query parameters for ``model``'s fields, as FastAPI documents a query model."""
+    schema = model.model_json_schema()
+    if "$defs" in schema:
+        raise TypeError(f"{model.__name__}: a query model's fields must not refer to other schemas")
+    required = set(schema.get("required", ()))
+    parameters = []
+    for name, field in schema["properties"].items():
+        shown = {key: value for key, value in field.items() if (key, value) != ("default", None)}
+        parameter = {"name": name, "in": "query", "required": name in required, "schema": shown}
+        if "description" in shown:
+            parameter["description"] = shown["description"]
+        parameters.append(parameter)
+    return parameters
+
+
+def item_query(request: Request) -> ItemQuery:
+    """The listing's query string, validated once by :class:`ItemQuery`.
+
+    What FastAPI does for an ``Annotated[ItemQuery, Query()]`` parameter, at
+    a fraction of its cost per request; errors name ``query`` the same way.
+
+    Raises:
+        RequestValidationError: an invalid or unknown parameter (422).
+    """
+    try:
+        return ItemQuery.model_validate(dict(request.query_params))
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**error, "loc": ("query", *error["loc"])} for error in exc.errors()]
+        ) from None
+
+
 _ETAG = {"ETag": {"description": 'the version, e.g. `"3"`', "schema": {"type": "string"}}}
 _LOCATION = {"Location": {"description": "the new item's URL", "schema": {"type": "string"}}}
 
@@ -107,19 +142,17 @@ async def create_item(
     summary="List my items",
     response_description="One page; `next` (and the `Link` header) leads to the next",
     responses=problems(400, 401, 422),
+    # The query string is validated in the handler (item_query), documented here.
+    openapi_extra={"parameters": query_parameters(ItemQuery)},
 )
-async def list_items(
-    request: Request,
-    query: Annotated[ItemQuery, Query()],
-    account: CurrentAccount,
-    deps: ItemsDeps,
-) -> Response:
+async def list_items(request: Request, account: CurrentAccount, deps: ItemsDeps) -> Response:
     """The signed-in account's items, filtered, newest first unless `sort` says otherwise.
 
     Pages are keyset-paginated: follow `next` until it is `null`. A cursor
     only works with the filters and sort it was made for; a malformed one is
     a 400.
     """
+    query = item_query(request)
     page = await interface.list_items_rendered(deps, owner_id=account.id, query=query)
     headers = {}
     next_url = None
