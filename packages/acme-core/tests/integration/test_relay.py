@@ -186,6 +186,38 @@ async def test_the_background_relay_runs_until_stopped(core_database: Database) 
     assert len(bus.published) == 1
 
 
+@pytest.mark.parametrize("linger", [0.0, 0.5])
+async def test_woken_by_a_stream_of_commits_the_relay_lingers_and_takes_them_as_a_batch(
+    core_database: Database, linger: float
+) -> None:
+    bus = InProcessBus()
+    batches: list[int] = []
+
+    async def handler(messages: Sequence[Message]) -> None:
+        batches.append(len(messages))
+
+    bus.subscribe_batch("item.*", handler, consumer="test")
+    relay = OutboxRelay(core_database.unit_of_work, bus, interval=10, linger=linger)
+    relay.start()
+    await asyncio.sleep(0.1)  # its first poll finds nothing: it waits to be woken
+    try:
+        for n in range(5):  # five commits, each waking the relay, 20 ms apart
+            await add(core_database, Message("item.created", {"n": n}))
+            relay.wake()
+            await asyncio.sleep(0.02)
+        for _ in range(200):
+            if sum(batches) == 5:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await relay.stop()
+    assert sum(batches) == 5
+    if linger:
+        assert batches == [5]  # woken by the first, it waited out the other four
+    else:
+        assert len(batches) > 1  # no linger: it claims as soon as it is woken
+
+
 async def test_two_relays_at_once_publish_each_row_once(postgres_url: str) -> None:
     # Row locks (FOR UPDATE SKIP LOCKED) are PostgreSQL's; SQLite runs one relay.
     from acme.core.migrations import Migrator

@@ -81,6 +81,11 @@ class OutboxRelay:
             it, rows a dead process claimed are delivered again.
         listen_url: A PostgreSQL server to hear other processes' commits on
             (:class:`~.listen.CommitListener`); ``None`` polls only.
+        linger: Seconds to wait, once woken after a short batch, for the
+            commits that follow: under a stream of writes the relay then
+            claims, delivers and marks them a batch at a time (three
+            statements a batch) instead of nearly one by one. It is added to
+            an event's latency; 0 claims at once.
     """
 
     def __init__(
@@ -96,6 +101,7 @@ class OutboxRelay:
         purge_interval: float = 600.0,
         claim_lease: timedelta = timedelta(seconds=30),
         listen_url: str | None = None,
+        linger: float = 0.025,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._bus = bus
@@ -106,6 +112,7 @@ class OutboxRelay:
         self.keep_sent = keep_sent
         self.purge_interval = purge_interval
         self.claim_lease = claim_lease
+        self.linger = linger
         self.listener = None if listen_url is None else CommitListener(listen_url, self.wake)
         self._next_purge = 0.0
         self._wakeup = asyncio.Event()
@@ -257,6 +264,8 @@ class OutboxRelay:
                 continue
             if published < self.batch_size:
                 await self._sleep(self.interval)
+                if self.linger > 0 and not self._stopping:
+                    await asyncio.sleep(self.linger)
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
