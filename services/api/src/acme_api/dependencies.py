@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from acme.accounts import interface as accounts
 from acme.accounts.dependencies import AccountsDependencies
 from acme.accounts.models import Account
 from acme.core.errors import Unauthenticated
@@ -79,7 +78,7 @@ async def get_current_account(
     """
     container: Container = request.app.state.container
     if credentials is not None:
-        return await accounts.authenticate(container.accounts, credentials.credentials)
+        return await container.authenticator(credentials.credentials)
     if "authorization" in request.headers:
         raise InvalidToken("the Authorization header must be 'Bearer <access token>'")
     names = container.cookie_names
@@ -90,7 +89,7 @@ async def get_current_account(
             code="unauthenticated",
             extra={"www_authenticate": bearer_challenge()},
         )
-    account = await accounts.authenticate(container.accounts, cookie_token)
+    account = await container.authenticator(cookie_token)
     check_csrf(request, names)
     return account
 
