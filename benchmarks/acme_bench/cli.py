@@ -4,129 +4,150 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
-from .parsing import parse_duration
-
-__all__ = ["main"]
-
-# Over two rounds the bootstrap interval is just the two values and their mean
-# the median; three is the fewest where the median and the spread differ.
+# Over two rounds the interval is just the two values and their mean the
+# median; three is the fewest where the median and the spread differ.
 MIN_JUDGED_ROUNDS = 3
+_DURATION = re.compile(r"^\s*(?:(\d+)h)?\s*(?:(\d+)m(?!s))?\s*(?:(\d+(?:\.\d+)?)s?)?\s*$")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
-    return value
+def parse_duration(text: str) -> float:
+    """Seconds in ``"90"``, ``"90s"``, ``"1m30s"`` or ``"1h"``.
+
+    Raises:
+        ValueError: the text is not such a duration, or is not positive.
+    """
+    match = _DURATION.match(text)
+    if not match or not any(match.groups()):
+        raise ValueError(f"not a duration: {text!r} (try 20s, 1m30s)")
+    total = int(match[1] or 0) * 3600 + int(match[2] or 0) * 60 + float(match[3] or 0)
+    if total <= 0:
+        raise ValueError(f"duration must be positive: {text!r}")
+    return total
 
 
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+def _checked(parse: Callable[[str], Any], ok: Callable[[Any], bool], what: str) -> Any:
+    """An option's type: ``parse`` the text, refuse it (exit status 2) unless ``ok``."""
+
+    def convert(text: str) -> Any:
+        try:
+            value = parse(text)
+        except ValueError:
+            raise ValueError(f"not {what}: {text!r}") from None
+        if not ok(value):
+            raise ValueError(f"not {what}: {text!r}")
+        return value
+
+    return convert
 
 
-def _variable(text: str) -> tuple[str, str]:
-    name, equals, value = text.partition("=")
-    if not equals or not name.strip():
-        raise argparse.ArgumentTypeError(f"not NAME=VALUE: {text!r}")
-    return name.strip(), value
+_positive = _checked(int, lambda n: n >= 1, "a whole number of at least 1")
+_driver = _checked(str, lambda text: text in ("locust", "wrk"), "a load generator: locust or wrk")
+_percent = _checked(
+    lambda text: float(text.strip().removesuffix("%")) / 100,
+    lambda fraction: 0 < fraction < 1,
+    "a percentage between 0 and 100",
+)
+_variable = _checked(
+    lambda text: tuple(text.split("=", 1)), lambda pair: len(pair) == 2 and pair[0], "NAME=VALUE"
+)
+_worker_counts = _checked(
+    lambda text: [int(n) for n in text.split(",")], lambda counts: min(counts) >= 1, "counts"
+)
+
+FAIL_ABOVE = (
+    "exit 1 when B regressed by more than PCT (e.g. 5%%) on requests/s (B/A lower is worse: "
+    "regression when the whole 95 %% interval of B/A is below 1 - PCT) or on server CPU per "
+    "request (higher is worse: the whole interval above 1 + PCT); exit 0 otherwise, 2 on bad "
+    f"arguments; needs --rounds of at least {MIN_JUDGED_ROUNDS}"
+)
+ENV_B = "NAME=VALUE for B's server only (repeat; OTEL_TRACES_EXPORTER=otlp prices tracing)"
+ADMIN_URL = "PostgreSQL URL for the benchmark databases (default: ACME_BENCH_ADMIN_URL or local)"
+DRIVER = "load generator: locust or wrk (--scenario then names a wrk request list)"
+WRK_LISTS = "request list: seed, get, first-page, deep-page, health"
+
+# option, type (bool: a flag), default (a string is parsed by the type), help; "(default: X)"
+# ends every help with a default (benchmarks/tests/test_cli.py holds README.md to them).
+Option = tuple[str, Callable[[str], Any] | type[bool] | None, Any, str]
+COMMANDS = {
+    "report": ("commands:cmd_report", "measure the tree against every target; write the report"),
+    "compare": (
+        "commands:cmd_compare",
+        "A/B two versions: tree, git:REF, wheels:DIR, index:REQ@URL",
+    ),
+    "sweep": ("commands:cmd_sweep", "the same scenario at several gunicorn worker counts"),
+    "wrk": ("commands:cmd_wrk", "saturation run with wrk (bench:saturate)"),
+    "profile": ("profile:cmd_profile", "py-spy profiles of one worker under load"),
+}
+OPTIONS: dict[str, list[Option]] = {
+    "report": [
+        ("--duration", parse_duration, "15s", "measured time of each locust run"),
+        ("--wrk-duration", parse_duration, "10s", "measured time of each wrk run"),
+        ("--mix-rounds", _positive, 1, "rounds of the realistic mix, which is read for memory"),
+        ("--deep-size", None, "1M", "items for the deep-page check ('skip' to skip it)"),
+        ("--only", None, None, "comma-separated experiments to run (default: all)"),
+    ],
+    "compare": [
+        ("--scenario", None, "SeedWorkload", "locust user class"),
+        ("--driver", _driver, "locust", DRIVER),
+        ("--rebuild", bool, False, "rebuild cached git venvs"),
+        ("--pgbouncer", bool, False, "B connects through PgBouncer (deploy/pgbouncer/)"),
+        ("--env-b", _variable, None, ENV_B),
+        ("--fail-above", _percent, None, FAIL_ABOVE),
+    ],
+    "sweep": [
+        ("--worker-counts", _worker_counts, "1,2,4", "comma-separated worker counts"),
+        ("--scenario", None, "SeedWorkload", "locust user class"),
+        ("--floor", bool, False, "also sweep the floor app"),
+        ("--driver", _driver, "locust", DRIVER),
+    ],
+    "wrk": [
+        ("--scenario", None, "seed", WRK_LISTS),
+        ("--threads", _positive, 1, "wrk threads"),
+        ("--floor", bool, False, "also run the floor app"),
+    ],
+    "profile": [
+        ("--duration", parse_duration, "30s", "measured (and profiled) time per scenario"),
+        ("--scenario", None, "SeedWorkload,ReadHeavy", "comma-separated locust user classes"),
+    ],
+}
+LOAD: list[Option] = [
+    ("--users", _positive, 32, "concurrent users / connections"),
+    ("--spawn-rate", float, None, "users started per second (default: all at once)"),
+    ("--duration", parse_duration, "20s", "measured time per run, e.g. 20s, 1m"),
+    ("--warmup", parse_duration, "5s", "unmeasured load on a stack before it is first measured"),
+    ("--rounds", _positive, 3, "interleaved rounds per comparison"),
+    ("--processes", _positive, 1, "locust processes (locust --processes)"),
+    ("--accounts", _positive, 4, "benchmark accounts the items are spread over, one token each"),
+    ("--size", None, "10k", "items to seed, e.g. 10k, 100k, 1M"),
+    ("--workers", _positive, 1, "gunicorn workers"),
+    ("--nginx", bool, False, "put nginx in front of gunicorn"),
+    ("--admin-url", None, None, ADMIN_URL),
+    ("--keep-db", bool, False, "keep the benchmark databases afterwards"),
+    ("--out", Path, None, "output directory (default: benchmarks/results/<kind>-<time>)"),
+]
 
 
-def _percent(text: str) -> float:
-    """``5%`` or ``5`` as the fraction 0.05."""
-    try:
-        value = float(text.strip().removesuffix("%"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a percentage: {text!r}") from None
-    if not 0.0 < value < 100.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 100 %: {text!r}")
-    return value / 100.0
+def _add(parser: argparse.ArgumentParser, flag: str, kind: Any, default: Any, text: str) -> None:
+    if kind is bool:
+        parser.add_argument(flag, action="store_true", help=text)
+        return
+    if default is not None:
+        text += f" (default: {default})"
 
+    def convert(value: str) -> Any:  # a ValueError's message becomes argparse's (exit 2)
+        try:
+            return value if kind is None else kind(value)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
 
-def _workers_list(text: str) -> list[int]:
-    try:
-        values = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a list of worker counts: {text!r}") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"worker counts must be at least 1: {text!r}")
-    return values
-
-
-def add_load_options(parser: argparse.ArgumentParser, *, duration: str = "20s") -> None:
-    """The options every command that drives load shares."""
-    load = parser.add_argument_group("load")
-    load.add_argument(
-        "--users",
-        type=_positive_int,
-        default=32,
-        help="concurrent users / connections (default: 32)",
-    )
-    load.add_argument(
-        "--spawn-rate",
-        type=float,
-        default=None,
-        help="users started per second (default: all at once)",
-    )
-    load.add_argument(
-        "--duration",
-        type=_duration,
-        default=parse_duration(duration),
-        help=f"measured time per run, e.g. 20s, 1m (default: {duration})",
-    )
-    load.add_argument(
-        "--warmup",
-        type=_duration,
-        default=parse_duration("5s"),
-        help="unmeasured load before each run (default: 5s)",
-    )
-    load.add_argument(
-        "--rounds",
-        type=_positive_int,
-        default=3,
-        help="interleaved rounds per comparison (default: 3)",
-    )
-    load.add_argument(
-        "--processes",
-        type=_positive_int,
-        default=1,
-        help="locust processes (locust --processes; default: 1)",
-    )
-    load.add_argument(
-        "--accounts",
-        type=_positive_int,
-        default=4,
-        help="benchmark accounts the items are spread over, one token each (default: 4)",
-    )
-    stack = parser.add_argument_group("stack")
-    stack.add_argument(
-        "--workers", type=_positive_int, default=1, help="gunicorn workers (default: 1)"
-    )
-    stack.add_argument("--nginx", action="store_true", help="put nginx in front of gunicorn")
-    stack.add_argument(
-        "--admin-url",
-        default=None,
-        help="PostgreSQL URL to create the benchmark database from "
-        "(default: ACME_BENCH_ADMIN_URL or postgres@127.0.0.1:5432)",
-    )
-    stack.add_argument(
-        "--keep-db", action="store_true", help="keep the benchmark database(s) afterwards"
-    )
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help="output directory (default: benchmarks/results/<kind>-<time>)",
-    )
+    action = "append" if flag == "--env-b" else "store"
+    parser.add_argument(flag, type=convert, default=default, action=action, help=text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,139 +156,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Benchmark the acme API: production-like stack, real tokens, reports.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    report = commands.add_parser(
-        "report",
-        help="measure the current tree against every target; write the report",
-        description="Seed a fresh database, run every experiment (the seed workload against "
-        "the floor, the mix, token verification, deep pages) and write "
-        "summary.json, report.md and chart.png.",
-    )
-    add_load_options(report, duration="15s")
-    report.add_argument(
-        "--wrk-duration",
-        type=_duration,
-        default=parse_duration("10s"),
-        help="measured time of each wrk run (default: 10s)",
-    )
-    report.add_argument(
-        "--mix-rounds",
-        type=_positive_int,
-        default=1,
-        help="rounds of the realistic mix, which is read for memory (default: 1)",
-    )
-    report.add_argument(
-        "--size", default="10k", help="items to seed, e.g. 10k, 100k, 1M (default: 10k)"
-    )
-    report.add_argument(
-        "--deep-size",
-        default="1M",
-        help="items for the deep-page check (default: 1M; 'skip' to skip)",
-    )
-    report.add_argument(
-        "--only", default=None, help="comma-separated experiments to run (default: all)"
-    )
-    report.set_defaults(handler="commands:cmd_report")
-
-    compare = commands.add_parser(
-        "compare",
-        help="A/B two versions of the wheels, interleaved; table and chart",
-        description="Install each version into its own venv (git:REF, wheels:DIR, "
-        "index:REQ@URL or tree), run the same scenario A/B interleaved, "
-        "write medians, B/A ratios and a chart.",
-    )
-    compare.add_argument("a", help="version A (the reference)")
-    compare.add_argument("b", help="version B")
-    compare.add_argument(
-        "--scenario", default="SeedWorkload", help="locust user class (default: SeedWorkload)"
-    )
-    compare.add_argument("--size", default="10k", help="items to seed per version (default: 10k)")
-    compare.add_argument(
-        "--driver",
-        choices=("locust", "wrk"),
-        default="locust",
-        help="load generator; with wrk, --scenario names a request list: seed, get, health "
-        "(default: locust)",
-    )
-    compare.add_argument("--rebuild", action="store_true", help="rebuild cached git venvs")
-    compare.add_argument(
-        "--pgbouncer",
-        action="store_true",
-        help="B connects through PgBouncer (transaction mode, deploy/pgbouncer/), A directly",
-    )
-    compare.add_argument(
-        "--env-b",
-        type=_variable,
-        action="append",
-        metavar="NAME=VALUE",
-        help="an environment variable for B's server only (repeat; e.g. OTEL_TRACES_EXPORTER=otlp "
-        "prices tracing with `compare tree tree`)",
-    )
-    compare.add_argument(
-        "--fail-above",
-        type=_percent,
-        default=None,
-        metavar="PCT",
-        help="exit 1 when B regressed by more than PCT (e.g. 5%%) on requests/s (B/A lower is "
-        "worse: regression when the whole 95 %% interval of B/A is below 1 - PCT) or on "
-        "server CPU per request (higher is worse: the whole interval above 1 + PCT); "
-        "exit 0 otherwise, 2 on bad arguments; needs --rounds of at least "
-        f"{MIN_JUDGED_ROUNDS}",
-    )
-    add_load_options(compare)
-    compare.set_defaults(handler="compare:cmd_compare")
-
-    sweep = commands.add_parser(
-        "sweep",
-        help="the same scenario at several gunicorn worker counts",
-    )
-    sweep.add_argument(
-        "--worker-counts",
-        type=_workers_list,
-        default=[1, 2, 4],
-        help="comma-separated worker counts (default: 1,2,4)",
-    )
-    sweep.add_argument(
-        "--scenario", default="SeedWorkload", help="locust user class (default: SeedWorkload)"
-    )
-    sweep.add_argument("--size", default="10k", help="items to seed (default: 10k)")
-    sweep.add_argument("--floor", action="store_true", help="also sweep the floor app")
-    sweep.add_argument(
-        "--driver",
-        choices=("locust", "wrk"),
-        default="locust",
-        help="load generator; with wrk, --scenario names a request list (default: locust)",
-    )
-    add_load_options(sweep)
-    sweep.set_defaults(handler="sweep:cmd_sweep")
-
-    wrk = commands.add_parser(
-        "wrk",
-        help="saturation run with wrk (much cheaper per request than locust)",
-    )
-    wrk.add_argument(
-        "--scenario",
-        default="seed",
-        help="request list: seed, get, first-page, deep-page, health (default: seed)",
-    )
-    wrk.add_argument("--size", default="10k", help="items to seed (default: 10k)")
-    wrk.add_argument("--threads", type=_positive_int, default=1, help="wrk threads (default: 1)")
-    wrk.add_argument("--floor", action="store_true", help="also run the floor app")
-    add_load_options(wrk)
-    wrk.set_defaults(handler="sweep:cmd_wrk")
-
-    profile = commands.add_parser(
-        "profile",
-        help="py-spy profiles of the hot endpoints under load",
-    )
-    profile.add_argument(
-        "--scenario",
-        default="SeedWorkload,ReadHeavy",
-        help="comma-separated locust user classes (default: SeedWorkload,ReadHeavy)",
-    )
-    profile.add_argument("--size", default="10k", help="items to seed (default: 10k)")
-    add_load_options(profile, duration="30s")
-    profile.set_defaults(handler="profile:cmd_profile")
+    for name, (handler, summary) in COMMANDS.items():
+        command = commands.add_parser(name, help=summary, description=summary)
+        command.set_defaults(handler=handler)
+        if name == "compare":
+            command.add_argument("a", help="version A (the reference)")
+            command.add_argument("b", help="version B")
+        own = {option[0] for option in OPTIONS[name]}
+        for flag, kind, default, text in [*OPTIONS[name], *(o for o in LOAD if o[0] not in own)]:
+            _add(command, flag, kind, default, text)
     return parser
 
 
@@ -279,15 +176,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"--fail-above needs --rounds {MIN_JUDGED_ROUNDS} or more: fewer rounds give "
             "no interval worth judging"
         )
-    if args.spawn_rate is None:
-        args.spawn_rate = float(args.users)
-    from .commands import BenchError
+    args.spawn_rate = args.spawn_rate or float(args.users)
+    from stackkit import StackError
+
+    from . import BenchError
 
     module, _, function = args.handler.partition(":")
     handler = getattr(importlib.import_module(f"acme_bench.{module}"), function)
     try:
         return int(handler(args, argv))
-    except BenchError as exc:
+    except (BenchError, StackError) as exc:
         print(f"acme_bench: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -1,228 +1,257 @@
-"""The runner's commands: each sets up a database, runs experiments, writes a report."""
+"""The runner's commands: each makes its databases, runs experiments, writes a report
+that says what ran where (the command, the code, the machine, the load on it); with
+``compare --fail-above``, a verdict (exit status 0 pass, 1 regression). ``profile``
+has a module of its own."""
 
 from __future__ import annotations
 
-import argparse
+import datetime as dt
 import os
+import platform
+import re
+import shlex
+import subprocess
 import sys
 import time
+from argparse import Namespace
 from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from . import context, plans
-from .database import DEFAULT_ADMIN_URL, BenchDatabase, DatabaseError
-from .dataset import DataFiles, health_files
-from .drivers import DriverError
-from .engine import Experiment, run_experiment
-from .provision import DEFAULT_ACCOUNTS, issue_accounts, new_keys, seed_database, server_env
-from .report import Check, Section, write_report
-from .seeding import parse_size
-from .stack import StackError
-from .tokens import TokenError
+from sqlalchemy.engine import make_url
 
-__all__ = [
-    "BenchError",
-    "admin_url",
-    "cmd_report",
-    "finish",
-    "keys_for_run",
-    "migrated",
-    "provision",
-    "run_sections",
-]
-
-CURRENT_BIN = Path(sys.executable).parent
+from . import RESULTS_DIR, BenchError, plans, provision, report
+from .drivers import Load
+from .engine import CURRENT_BIN, AppTarget, Experiment, run_experiment
+from .provision import BenchDatabase, DataFiles
+from .report import Check, Section
+from .stats import Judgement
+from .versions import git_describe, prepare_version
 
 
-class BenchError(RuntimeError):
-    """A benchmark could not run; the message says why."""
+def load() -> str:
+    """The load average and the busiest processes now, as ``ps`` shows them."""
+    ps = ["ps", "-eo", "pcpu,comm", "--sort=-pcpu", "h"]
+    rows = subprocess.run(ps, capture_output=True, text=True, check=False).stdout.splitlines()
+    busy = [f"{name} {cpu}%" for cpu, name in (row.split(None, 1) for row in rows) if name != "ps"]
+    averages = " / ".join(f"{n:.2f}" for n in os.getloadavg())
+    return f"{averages} (1 / 5 / 15 min); busiest: {', '.join(busy[:3])}"
 
 
-def admin_url(args: argparse.Namespace) -> str:
-    return str(args.admin_url or os.environ.get("ACME_BENCH_ADMIN_URL") or DEFAULT_ADMIN_URL)
+def parse_size(text: str) -> int:
+    """``10k`` -> 10000, ``1M`` -> 1000000, ``2500`` -> 2500 (BenchError if not a size)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmM]?)\s*", text)
+    value = int(float(match[1]) * {"": 1, "k": 1e3, "m": 1e6}[match[2].lower()]) if match else 0
+    if value < 1:
+        raise BenchError(f"not a size: {text!r} (try 10k, 100k, 1M)")
+    return value
 
 
-HEALTH_SCENARIOS = {"Health", "health"}
+class Run(ExitStack):
+    """One command's run: its directory, its report's context, fresh signing keys for
+    every server and token of the run, and its databases (dropped at the end unless
+    ``--keep-db``)."""
+
+    def __init__(self, kind: str, args: Namespace, argv: Sequence[str] | None) -> None:
+        super().__init__()
+        self.args, self.started = args, time.monotonic()
+        stamp = f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%SZ}"
+        self.dir = args.out or RESULTS_DIR / f"{kind}-{stamp}"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        print(f"acme benchmark {kind} -> {self.dir}")
+        model = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text())
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+        machine = f"{os.cpu_count()} cores ({model and model[1]}), {memory:.0f} GiB"
+        command = shlex.join(sys.argv[1:] if argv is None else argv)
+        self.meta: dict[str, Any] = {
+            "command": f"`python -m acme_bench {command}`",
+            "code": git_describe(),
+            "date": f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M UTC}",
+            "machine": f"{machine}, {platform.platform()}",
+            "load before": load(),
+            "run directory": str(self.dir),
+        }
+        self.keys = provision.new_keys(CURRENT_BIN)
+        admin = args.admin_url or os.environ.get("ACME_BENCH_ADMIN_URL")
+        self.admin_url = admin or provision.DEFAULT_ADMIN_URL
+
+    def database(self, label: str, bin_dir: Path = CURRENT_BIN, *, copy: str = "") -> BenchDatabase:
+        """A new database migrated by ``bin_dir``'s ``acme-api``, or a copy of database ``copy``."""
+        database = BenchDatabase.create(self.admin_url, label=label, template=copy)
+        if not self.args.keep_db:
+            self.callback(database.drop)
+        if not copy:
+            print(f"database {database.name}: migrating with {bin_dir / 'acme-api'}")
+            provision.acme_api(bin_dir, "migrate", env={**os.environ, **self.env(database)})
+        return database
+
+    def env(self, database: BenchDatabase) -> dict[str, str]:
+        """The servers' environment on ``database``."""
+        return provision.server_env(database, keys=self.keys)
+
+    def seeded(self, label: str, bin_dir: Path = CURRENT_BIN) -> tuple[BenchDatabase, DataFiles]:
+        """A database migrated by ``bin_dir``'s ``acme-api``, with the accounts (its tokens)
+        and ``--size`` items."""
+        database, out = self.database(label, bin_dir), self.dir / f"data-{label}"
+        tokens = provision.issue_tokens(bin_dir, self.env(database), self.args.accounts, out)
+        size = parse_size(self.args.size)
+        return database, provision.seed(database, tokens, self.keys, size, directory=out)
+
+    def load(self, scenario: str, **changes: Any) -> Load:
+        """The load the options describe, for ``scenario``, but for ``changes``."""
+        a = self.args
+        return replace(Load(scenario, a.users, a.spawn_rate, a.duration, a.processes), **changes)
+
+    def experiment(
+        self, name: str, title: str, targets: Sequence[AppTarget], load: Load, **changes: Any
+    ) -> Experiment:
+        """An experiment with the options' rounds, warm-up and workers, but for ``changes``."""
+        a = self.args
+        settings = {"rounds": a.rounds, "warmup_s": a.warmup, "workers": a.workers, **changes}
+        return Experiment(name, title, targets, load, **settings)
+
+    def measure(self, experiments: Sequence[Experiment], env: dict[str, str]) -> list[Section]:
+        """Run the experiments one after the other; a section of the report for each."""
+        sections = []
+        for e in experiments:
+            users, duration = e.load.users, f"{e.load.duration_s:g}s"
+            print(f"\n== {e.title} ({e.rounds} rounds, {e.driver}, {users} users, {duration} each)")
+            settings = {"driver": e.driver, "scenario": e.load.scenario, "users": users}
+            settings |= {"duration": duration, "rounds": e.rounds, "workers": e.workers}
+            settings["nginx"] = any(t.nginx for t in e.targets)
+            results = run_experiment(e, self.dir, env)
+            reference = e.targets[0].name
+            sections.append(Section(e.name, e.title, e.description, results, reference, settings))
+        return sections
+
+    def finish(self, title: str, sections: Sequence[Section], checks: Sequence[Check] = ()) -> None:
+        """Write summary.json, report.md and chart.png, and say where they are."""
+        self.meta |= {"load after": load(), "wall time": f"{time.monotonic() - self.started:.0f}s"}
+        report.write_chart(self.dir / "chart.png", sections, title=title)
+        written = report.write_report(self.dir, title, self.meta, checks, sections)
+        print("\nsummary: {}\nreport: {}\nchart: {}".format(*written, self.dir / "chart.png"))
+        for c in checks:
+            print(f"  {'met   ' if c.passed else 'MISSED'} {c.name}: {c.shown} (goal {c.goal})")
 
 
-def provision(
-    database: BenchDatabase,
-    *,
-    bin_dir: Path,
-    size: str,
-    scenario: str,
-    directory: Path,
-    env: dict[str, str],
-    accounts: int = DEFAULT_ACCOUNTS,
-) -> DataFiles:
-    """Accounts, tokens and items for a migrated database, and the files scenarios read.
+def cmd_report(args: Namespace, argv: Sequence[str] | None) -> int:
+    """Measure the working tree: every experiment, the targets, the report.
+
+    The large database is a copy of the small one once its accounts exist, so
+    the same tokens serve both. The floor gets a copy of the seeded small one:
+    its writes add outbox rows too, and in a shared database the API's relay
+    (idle, but up for the whole experiment) would publish them while the floor
+    is measured, charging the floor for work of the API's.
+    """
+    with Run("report", args, argv) as run:
+        small, out = run.database("report"), run.dir / "data-small"
+        tokens = provision.issue_tokens(CURRENT_BIN, run.env(small), args.accounts, out)
+        large = None if args.deep_size.lower() == "skip" else run.database("large", copy=small.name)
+        files = provision.seed(small, tokens, run.keys, parse_size(args.size), directory=out)
+        floor = run.database("floor", copy=small.name)
+        deep = None
+        if large is not None:
+            size, out = parse_size(args.deep_size), run.dir / "data-large"
+            deep = large, provision.seed(large, tokens, run.keys, size, directory=out)
+        experiments = plans.report_experiments(run, (small, files), floor, deep)
+        sections = run.measure(experiments, run.env(small))
+        run.finish("acme API benchmark", sections, plans.evaluate(sections))
+    return 0
+
+
+def _one_database(kind: str, args: Namespace, argv: Sequence[str] | None, title: str) -> int:
+    """``sweep`` and ``wrk``: one seeded database (the floor on a copy of it: its outbox
+    rows must not wake the API's relay, see :func:`cmd_report`)."""
+    with Run(kind, args, argv) as run:
+        database, files = run.seeded(kind)
+        floor = run.database(f"{kind}_floor", copy=database.name) if args.floor else None
+        targets = []
+        for count in args.worker_counts if kind == "sweep" else [None]:
+            label = f"-{count}w" if count else ""
+            if floor is not None:
+                targets.append(plans.floor_target(floor, files, f"floor{label}", count))
+            api = AppTarget(f"api{label}", database, files, nginx=args.nginx, workers=count)
+            targets.append(api)
+        if kind == "sweep":  # each stack on its own: its workers' pools would take too many
+            # connections together (1 + 2 + 4 workers of the API and the floor: 280 of 100)
+            load, driver = run.load(args.scenario), args.driver
+            experiment = run.experiment(kind, title, targets, load, driver=driver, keep_up=False)
+        else:
+            load = run.load(args.scenario, wrk_threads=args.threads)
+            experiment = run.experiment(f"wrk-{args.scenario}", title, targets, load, driver="wrk")
+        run.finish(f"acme API: {title}", run.measure([experiment], run.env(database)))
+    return 0
+
+
+def cmd_sweep(args: Namespace, argv: Sequence[str] | None) -> int:
+    """The same scenario at 1, 2, 4 gunicorn workers (and the floor's), interleaved."""
+    return _one_database("sweep", args, argv, f"{args.scenario} by gunicorn worker count")
+
+
+def cmd_wrk(args: Namespace, argv: Sequence[str] | None) -> int:
+    """A saturation run with wrk, optionally against the floor too."""
+    return _one_database("wrk", args, argv, f"wrk saturation: {args.scenario}")
+
+
+def cmd_compare(args: Namespace, argv: Sequence[str] | None) -> int:
+    """Install A and B, give each a seeded database of its own, run the scenario interleaved."""
+    with Run("compare", args, argv) as run:
+        versions = [prepare_version(spec, rebuild=args.rebuild) for spec in (args.a, args.b)]
+        targets = []
+        for name, version in zip("AB", versions, strict=True):
+            run.meta[name] = version.description
+            database, files = run.seeded(f"cmp_{name.lower()}", bin_dir=version.bin_dir)
+            targets.append(AppTarget(name, database, files, version.bin_dir, nginx=args.nginx))
+        settings = dict(args.env_b or [])
+        if args.pgbouncer:
+            url = make_url(targets[1].database.url()).set(host="127.0.0.1", port=_pgbouncer(run))
+            settings["ACME_DATABASE_URL"] = url.render_as_string(hide_password=False)
+            settings["ACME_DB_PGBOUNCER"] = "true"
+        if settings:
+            print("B: with " + " ".join(f"{k}={v}" for k, v in settings.items()))
+            targets[1] = replace(targets[1], env=settings)
+        title = f"{args.scenario}: B ({args.b}) against A ({args.a})"
+        experiment = run.experiment(
+            "compare", title, targets, run.load(args.scenario), driver=args.driver
+        )
+        section = run.measure([experiment], env=run.env(targets[0].database))[0]
+        judgements = (
+            []
+            if args.fail_above is None
+            else report.judge_section(section, threshold=args.fail_above)
+        )
+        checks = report.threshold_checks(judgements, threshold=args.fail_above or 0.0)
+        run.finish(f"acme API: {args.b} (B) against {args.a} (A)", [section], checks)
+    return 0 if args.fail_above is None else print_verdict(section, judgements, args.fail_above)
+
+
+def print_verdict(section: Section, judgements: Sequence[Judgement], threshold: float) -> int:
+    """Print the run's noise, each judgement and the verdict; return the exit status."""
+    median, most = section.noise("B").values()
+    print(f"\nothers' CPU during the runs: median {median:.0f} %, max {most:.0f} % of one core")
+    for judgement in judgements:
+        print(f"  {judgement.metric}: {judgement.describe()}")
+    status, verdict = (0 if report.passes(judgements) else 1), report.verdict(judgements)
+    print(f"verdict: {verdict} (--fail-above {threshold:.1%}; exit status {status})")
+    return status
+
+
+def _pgbouncer(run: Run) -> int:
+    """PgBouncer (Debian's, deploy/pgbouncer/pgbouncer.ini, transaction mode) in front of
+    the benchmark's PostgreSQL, forwarding every database, until the run ends; its port.
 
     Raises:
-        BenchError: the size is malformed, or tokens could not be issued.
+        BenchError: PgBouncer is not installed.
     """
-    if scenario in HEALTH_SCENARIOS:
-        return health_files(directory)
-    try:
-        items = parse_size(size)
-        tokens = issue_accounts(bin_dir, env, directory=directory, accounts=accounts)
-        return seed_database(database, tokens_file=tokens, size=items, directory=directory)
-    except (ValueError, TokenError) as exc:
-        raise BenchError(str(exc)) from exc
+    from stackkit import PGBOUNCER, PgBouncer
 
-
-def keys_for_run() -> str:
-    """Fresh signing keys, shared by every server and token of the run."""
-    try:
-        return new_keys(CURRENT_BIN)
-    except TokenError as exc:
-        raise BenchError(str(exc)) from exc
-
-
-def migrated(database: BenchDatabase, bin_dir: Path, env: dict[str, str]) -> None:
-    print(f"database {database.name}: migrating")
-    try:
-        database.migrate(bin_dir, env)
-    except DatabaseError as exc:
-        raise BenchError(str(exc)) from exc
-
-
-def run_sections(
-    experiments: Sequence[Experiment], *, run_dir: Path, server_env: dict[str, str]
-) -> list[Section]:
-    """Run experiments one after the other; a section of the report for each."""
-    sections = []
-    for experiment in experiments:
-        print(
-            f"\n== {experiment.title} ({experiment.rounds} round(s), {experiment.driver},"
-            f" {experiment.load.users} users, {experiment.load.duration_s:g}s each)"
-        )
-        try:
-            results = run_experiment(experiment, run_dir=run_dir, server_env=server_env)
-        except (DriverError, StackError, plans.TargetCheckError) as exc:
-            raise BenchError(f"{experiment.name}: {exc}") from exc
-        sections.append(
-            Section(
-                name=experiment.name,
-                title=experiment.title,
-                description=plans.DESCRIPTIONS.get(experiment.name, ""),
-                results=results,
-                reference=experiment.targets[0].name,
-                settings={
-                    "driver": experiment.driver,
-                    "scenario": Path(experiment.load.scenario).name,
-                    "users": experiment.load.users,
-                    "duration": f"{experiment.load.duration_s:g}s",
-                    "rounds": experiment.rounds,
-                    "workers": experiment.workers,
-                    "nginx": any(t.nginx for t in experiment.targets),
-                },
-            )
-        )
-    return sections
-
-
-def finish(
-    run_dir: Path,
-    *,
-    title: str,
-    meta: dict[str, Any],
-    checks: Sequence[Check],
-    sections: Sequence[Section],
-    started: float,
-) -> None:
-    """Write summary.json, report.md and chart.png, and say where they are."""
-    from .chart import write_chart
-
-    meta["load after"] = f"{context.load_average()}; busiest: {context.busy_processes()}"
-    meta["wall time"] = f"{time.monotonic() - started:.0f}s"
-    write_chart(run_dir / "chart.png", sections, title=title)
-    summary, markdown = write_report(
-        run_dir, title=title, meta=meta, checks=checks, sections=sections
-    )
-    print(f"\nreport: {markdown}\nsummary: {summary}\nchart: {run_dir / 'chart.png'}")
-    for check in checks:
-        print(
-            f"  {'met   ' if check.passed else 'MISSED'} {check.name}: {check.shown}"
-            f" (goal {check.goal})"
-        )
-
-
-def _report_data(args: argparse.Namespace, run_dir: Path, keys: str) -> plans.ReportData:
-    """The small database and, unless skipped, a large copy of it, both seeded.
-
-    The large one is cloned from the small one once its accounts exist, so
-    the same tokens serve both and are issued once. The floor gets a copy of
-    the seeded small one: its writes add outbox rows too, and in a shared
-    database the API's relay (idle, but up for the whole experiment) would
-    publish them while the floor is measured, charging the floor for work
-    of the API's.
-    """
-    databases: list[BenchDatabase] = [BenchDatabase.create(admin_url(args), label="report")]
-    try:
-        small = databases[0]
-        env = server_env(small, keys=keys)
-        migrated(small, CURRENT_BIN, env)
-        try:
-            small_size = parse_size(args.size)
-            large_size = 0 if args.deep_size.lower() == "skip" else parse_size(args.deep_size)
-            tokens = issue_accounts(
-                CURRENT_BIN, env, directory=run_dir / "data-small", accounts=args.accounts
-            )
-        except (ValueError, TokenError) as exc:
-            raise BenchError(str(exc)) from exc
-        large = None
-        if large_size:
-            large = small.clone(label="report_large")
-            databases.append(large)
-        small_files = seed_database(
-            small, tokens_file=tokens, size=small_size, directory=run_dir / "data-small"
-        )
-        floor = small.clone(label="report_floor")
-        databases.append(floor)
-        if large is None:
-            return plans.ReportData(small, small_files, floor=floor)
-        large_files = seed_database(
-            large, tokens_file=tokens, size=large_size, directory=run_dir / "data-large"
-        )
-        return plans.ReportData(small, small_files, large, large_files, floor=floor)
-    except BaseException:
-        if not args.keep_db:
-            for database in databases:
-                database.drop()
-        raise
-
-
-def cmd_report(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
-    """Measure the current tree: every experiment, the targets, the report."""
-    started = time.monotonic()
-    run_dir = context.new_run_dir("report", args.out)
-    meta = context.base_meta(argv, {"run directory": str(run_dir)})
-    print(f"acme benchmark report -> {run_dir}")
-    keys = keys_for_run()
-    try:
-        data = _report_data(args, run_dir, keys)
-    except DatabaseError as exc:
-        raise BenchError(str(exc)) from exc
-    try:
-        experiments = plans.report_experiments(args, bin_dir=CURRENT_BIN, data=data)
-        sections = run_sections(
-            experiments, run_dir=run_dir, server_env=server_env(data.small, keys=keys)
-        )
-        checks = plans.evaluate(sections)
-    except ValueError as exc:
-        raise BenchError(str(exc)) from exc
-    finally:
-        if not args.keep_db:
-            for database in (data.small, data.large, data.floor):
-                if database is not None:
-                    database.drop()
-    finish(
-        run_dir,
-        title="acme API benchmark",
-        meta=meta,
-        checks=checks,
-        sections=sections,
-        started=started,
-    )
-    return 0
+    if not Path(PGBOUNCER).exists():
+        raise BenchError("--pgbouncer needs PgBouncer: apt-get install pgbouncer")
+    server = make_url(run.admin_url)
+    port, user = server.port or 5432, server.username or "postgres"
+    bouncer = PgBouncer(run.dir / "pgbouncer", server_port=port, database="*", user=user)
+    run.callback(bouncer.stop)
+    bouncer.start()
+    return bouncer.port

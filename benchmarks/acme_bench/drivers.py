@@ -1,53 +1,136 @@
-"""Load drivers: locust (the scenario language) and wrk (the light one for saturation).
+"""Load drivers, locust (the scenario language) and wrk (the light one for saturation),
+and the accounting of their load window.
 
-A driver runs one measurement against a running stack while a
-:class:`~acme_bench.sampler.ResourceSampler` watches, prints a progress line
-every few seconds, and returns a :class:`~acme_bench.stats.RunResult`.
+A driver runs one measurement against a running stack and returns the load
+generator's own summary (requests, failures, requests/s, latency percentiles) and
+the CPU every role used, from two psutil snapshots at the window's start and end.
+A snapshot reads each role's processes (``server``: gunicorn, ``proxy``: nginx,
+``loadgen``, ``postgres``: the backends whose process title names the benchmark
+database) and the machine's busy time; what the roles did not use of it is others'
+work. Locust's own ``test_start`` and ``test_stop`` hooks take the snapshots for a
+locust run (scenario_support), the runner around wrk's process for a wrk run.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import json
 import os
+import resource
+import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from .debian import MissingTool, debian_tool
-from .loadgen_cpu import ENV_VAR as CPU_LOG_VAR
-from .loadgen_cpu import count_events, read_window_cpu
-from .parsing import (
-    ParseError,
-    parse_wrk_summary,
-    read_locust_history,
-    read_locust_stats,
-    summarize_lines,
-)
-from .paths import BENCH_DIR
-from .sampler import ResourceSampler
-from .stats import Latency, ProcessUsage, RunResult, Usage
+if TYPE_CHECKING:
+    import psutil
 
-__all__ = ["BENCH_DIR", "DriverError", "Load", "run_locust", "run_wrk"]
+from . import BENCH_DIR, BenchError
 
-LOCUSTFILE = BENCH_DIR / "scenarios" / "locustfile.py"
-WRK_SCRIPT = BENCH_DIR / "wrk" / "replay.lua"
-PROGRESS_EVERY = 5.0
+LATENCY = ("requests", "failures", "rps", "p50_ms", "p95_ms", "p99_ms")
+Figures = tuple[dict[str, float], dict[str, float]]  # latency, CPU usage
 
 
-class DriverError(RuntimeError):
-    """The load generator failed; the message says how, with its last output lines."""
+def debian_tool(program: str) -> str:
+    """The path of ``program``; as root on Debian, ``apt-get install``-ed first if missing."""
+    if not shutil.which(program, path=f"{os.environ.get('PATH')}:/usr/sbin") and os.geteuid() == 0:
+        print(f"{program} is not installed: apt-get install {program}")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for command in (["update", "-q"], ["install", "-y", "-q", program]):
+            subprocess.run(["apt-get", *command], env=env, capture_output=True, check=False)
+    found = shutil.which(program, path=f"{os.environ.get('PATH')}:/usr/sbin")
+    if found is None:
+        raise BenchError(f"{program} is not installed: apt-get install {program}")
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """CPU seconds by role and process id, the machine's busy seconds, the workers' peak
+    resident set so far, and when."""
+
+    at: float
+    cpu: dict[str, dict[int, float]]
+    busy: float
+    peak_worker_rss_mb: float
+
+
+def tree(pid: int | None) -> list[psutil.Process]:
+    """A process and all its descendants (none when it is gone or not started)."""
+    import psutil  # the bench environment's; the unit tests import this module without it
+
+    try:
+        root = psutil.Process(pid) if pid else None
+        return [root, *root.children(recursive=True)] if root else []
+    except psutil.Error:
+        return []
+
+
+def cpu_seconds(processes: list[psutil.Process]) -> dict[int, float]:
+    """Each process's CPU time so far (user and system), by process id."""
+    import psutil
+
+    found = {}
+    for process in processes:
+        try:
+            found[process.pid] = sum(process.cpu_times()[:2])
+        except psutil.Error:
+            continue
+    return found
+
+
+def _peak_rss_mb(process: psutil.Process) -> float:
+    """The kernel's own peak resident set of a process (VmHWM), 0 if unknown."""
+    try:
+        status = Path(f"/proc/{process.pid}/status").read_text(encoding="ascii").splitlines()
+    except OSError:
+        return 0.0
+    return next((int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:")), 0.0)
+
+
+def snapshot(*, server: int | None, proxy: int | None, database: str, loadgen: int = 0) -> Snapshot:
+    """Every role's CPU now; roles are given by their root process (or database)."""
+    import psutil
+
+    servers = tree(server)
+    postgres = [
+        p
+        for p in psutil.process_iter(["name", "cmdline"])
+        if p.info["name"] == "postgres" and database in " ".join(p.info["cmdline"] or ()).split()
+    ]
+    roles = {
+        "server": servers,
+        "proxy": tree(proxy),
+        "loadgen": tree(loadgen),
+        "postgres": postgres,
+    }
+    times = psutil.cpu_times()
+    busy = times.user + times.nice + times.system + times.irq + times.softirq
+    peak = max((_peak_rss_mb(p) for p in servers[1:]), default=0.0)  # the workers
+    return Snapshot(time.monotonic(), {r: cpu_seconds(p) for r, p in roles.items()}, busy, peak)
+
+
+def usage(before: Snapshot, after: Snapshot, *, loadgen: float | None = None) -> dict[str, float]:
+    """CPU seconds by role between two snapshots, and ``others``' (the busy time nobody
+    in the benchmark accounts for); the window's ``wall`` seconds and the workers' peak
+    RSS. A process seen only at the end was born in the window and counts whole;
+    ``loadgen`` replaces the load generator's figure (wrk's, which has exited by then)."""
+    used = {}
+    for role, now in after.cpu.items():
+        used[role] = sum(max(0.0, cpu - before.cpu[role].get(pid, 0.0)) for pid, cpu in now.items())
+    if loadgen is not None:
+        used["loadgen"] = loadgen
+    used["others"] = max(0.0, after.busy - before.busy - sum(used.values()))
+    return used | {"wall": after.at - before.at, "peak_worker_rss_mb": after.peak_worker_rss_mb}
 
 
 @dataclass(frozen=True, slots=True)
 class Load:
-    """How hard and how long to drive a stack.
-
-    ``scenario`` is a locust user class name (see ``scenarios/locustfile.py``)
-    for locust, or a request-list file for wrk.
-    """
+    """How hard and how long to drive a stack: ``scenario`` is a locust user class
+    (``scenarios/locustfile.py``), or for wrk the name of a request list."""
 
     scenario: str
     users: int = 32
@@ -57,259 +140,71 @@ class Load:
     wrk_threads: int = 1
 
 
-Progress = Callable[[str], None]
-Figures = tuple[Latency, dict[str, Latency], Usage]
+def _run(command: list[str], log: Path, env: Mapping[str, str] | None = None) -> str:
+    """Run ``command``, its output into ``log``; the output (BenchError if it failed)."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as out:
+        done = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, env=env, check=False)
+    text = log.read_text(errors="replace")
+    if done.returncode != 0:
+        raise BenchError(f"{Path(command[0]).name} exited with {done.returncode}:\n{text[-2000:]}")
+    return text
 
 
-def _progress_line(label: str, elapsed: float, total: float, usage: Usage, extra: str) -> str:
-    cpu = usage.percent
-    return (
-        f"  [{label}] {elapsed:4.0f}/{total:.0f}s {extra}"
-        f" server {cpu(usage.server_cpu_seconds + usage.proxy_cpu_seconds):4.0f}%"
-        f" loadgen {cpu(usage.loadgen_cpu_seconds):4.0f}%"
-        f" other {cpu(usage.other_cpu_seconds):4.0f}%"
-    )
-
-
-def _follow(
-    process: subprocess.Popen[str],
-    *,
-    sampler: ResourceSampler,
-    label: str,
-    total: float,
-    status: Callable[[], str],
-    progress: Progress,
-    tick: Callable[[], None] | None = None,
-) -> None:
-    started = time.monotonic()
-    last = started
-    while process.poll() is None:
-        time.sleep(0.1)
-        if tick is not None:
-            tick()
-        now = time.monotonic()
-        if now - last >= PROGRESS_EVERY:
-            last = now
-            elapsed = min(now - started, total)
-            progress(_progress_line(label, elapsed, total, sampler.usage(), status()))
-
-
-def _window(usage: Usage, loadgen_cpu: float | None) -> Usage:
-    """The load generator's CPU from its own hooks, when it logged them."""
-    if loadgen_cpu is None:
-        return usage
-    peak = max((p.peak_rss_bytes for p in usage.loadgen), default=0)
-    loadgen = (ProcessUsage(pid=0, role="loadgen", cpu_seconds=loadgen_cpu, peak_rss_bytes=peak),)
-    return dataclasses.replace(usage, loadgen=loadgen)
-
-
-class _LoadWindow:
-    """Aligns the sampler's window with locust's load, from the processes' CPU log.
-
-    The first ``start`` line (locust's ``test_start``) restarts the window; when
-    every process that started has logged ``stop``, the window closes. Locust's
-    start-up and shut-down then count for nobody.
-    """
-
-    def __init__(self, cpu_log: Path, sampler: ResourceSampler) -> None:
-        self.cpu_log = cpu_log
-        self.sampler = sampler
-        self.started = False
-
-    def tick(self) -> None:
-        if self.sampler.stopped or not self.cpu_log.exists():
-            return
-        starts, stops = count_events(self.cpu_log.read_text(encoding="utf-8").splitlines())
-        if starts and not self.started:
-            self.started = True
-            self.sampler.rebase()
-        if self.started and stops >= starts:
-            self.sampler.stop()
+def _latency(found: Mapping[str, Any]) -> dict[str, float]:
+    return {key: float("nan") if found.get(key) is None else float(found[key]) for key in LATENCY}
 
 
 def run_locust(
-    *,
-    host: str,
-    load: Load,
-    out: Path,
-    sampler: ResourceSampler,
-    env: Mapping[str, str],
-    label: str,
-    progress: Progress = print,
-    locustfile: Path = LOCUSTFILE,
+    *, url: str, load: Load, out: Path, env: Mapping[str, str], watch: Mapping[str, Any]
 ) -> Figures:
-    """Run locust headless; write ``out``'s CSV files and HTML report; return the figures.
-
-    Raises:
-        DriverError: locust failed to start or wrote no statistics.
-    """
-    out.parent.mkdir(parents=True, exist_ok=True)
-    cpu_log = out.with_name(out.name + "_loadgen_cpu.jsonl")
-    cpu_log.unlink(missing_ok=True)
-    command = [
-        sys.executable,
-        "-m",
-        "locust",
-        "-f",
-        str(locustfile),
-        "--headless",
-        "--host",
-        host,
-        "--users",
-        str(load.users),
-        "--spawn-rate",
-        str(load.spawn_rate),
-        "--run-time",
-        f"{load.duration_s:g}s",
-        "--stop-timeout",
-        "5",
-        "--csv",
-        str(out),
-        "--html",
-        f"{out}.html",
-        "--only-summary",
-        "--loglevel",
-        "WARNING",
-        "--exit-code-on-error",
-        "0",
-    ]
-    if load.processes > 1:
-        command += ["--processes", str(load.processes)]
-    command.append(load.scenario)
-    log_path = out.with_name(out.name + "_locust.log")
-    child_env = {**os.environ, **env, CPU_LOG_VAR: str(cpu_log)}
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, env=child_env, text=True
-        )
-        sampler.attach_loadgen(process.pid)
-
-        def status() -> str:
-            point = read_locust_history(Path(f"{out}_stats_history.csv"))
-            if point is None:
-                return "starting...".ljust(44)
-            return (
-                f"users {point.users:3d} rps {point.rps:7.0f} p50 {point.p50_ms:5.0f} ms"
-                f" p99 {point.p99_ms:5.0f} ms fail {point.failures}"
-            )
-
-        window = _LoadWindow(cpu_log, sampler)
-        _follow(
-            process,
-            sampler=sampler,
-            label=label,
-            total=load.duration_s,
-            status=status,
-            progress=progress,
-            tick=window.tick,
-        )
-    usage = sampler.stop()
-    output = log_path.read_text(errors="replace").splitlines()
-    if process.returncode != 0:
-        raise DriverError(
-            f"locust exited with status {process.returncode}:\n{summarize_lines(output)}"
-        )
-    try:
-        latency, endpoints = read_locust_stats(Path(f"{out}_stats.csv"))
-    except ParseError as exc:
-        raise DriverError(f"{exc}\n{summarize_lines(output)}") from None
-    return latency, endpoints, _window(usage, read_window_cpu(cpu_log))
+    """Run locust headless: its own CSV files and HTML report under ``out``; the figures
+    and the CPU used from the runner's hooks in it (:mod:`.scenario_support`)."""
+    summary = out.with_name(out.name + "_summary.json")
+    summary.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "locust", "-f", str(BENCH_DIR / "scenarios" / "locustfile.py")]
+    command += ["--headless", "--host", url, "--users", str(load.users)]
+    command += ["--spawn-rate", str(load.spawn_rate), "--run-time", f"{load.duration_s:g}s"]
+    command += ["--stop-timeout", "5", "--csv", str(out), "--html", f"{out}.html", "--only-summary"]
+    command += ["--loglevel", "WARNING", "--exit-code-on-error", "0"]
+    command += ["--processes", str(load.processes)] if load.processes > 1 else []
+    hooks = {"ACME_BENCH_SUMMARY": str(summary), "ACME_BENCH_WATCH": json.dumps(watch)}
+    log = out.with_name(out.name + "_locust.log")
+    output = _run([*command, load.scenario], log, {**os.environ, **env, **hooks})
+    if not summary.exists():
+        raise BenchError(f"locust wrote no figures to {summary}:\n{output[-2000:]}")
+    figures = json.loads(summary.read_text())
+    return _latency(figures["latency"]), figures["usage"]
 
 
-def wrk_binary() -> str:
-    """The wrk executable (Debian's package, installed when missing and possible).
-
-    Raises:
-        DriverError: wrk is not installed and could not be.
-    """
-    try:
-        return debian_tool("wrk", "wrk")
-    except MissingTool as exc:
-        raise DriverError(str(exc)) from None
+def parse_wrk_summary(output: str) -> dict[str, float]:
+    """The figures ``wrk/replay.lua``'s ``done()`` prints on its ``ACME_BENCH_WRK`` line."""
+    lines = [line for line in output.splitlines() if line.startswith("ACME_BENCH_WRK ")]
+    if not lines:
+        raise BenchError("wrk printed no ACME_BENCH_WRK line (was wrk/replay.lua loaded?)")
+    return _latency(json.loads(lines[-1].removeprefix("ACME_BENCH_WRK ")))
 
 
 def run_wrk(
-    *,
-    host: str,
-    load: Load,
-    out: Path,
-    sampler: ResourceSampler,
-    tokens_file: Path,
-    label: str,
-    progress: Progress = print,
+    *, url: str, load: Load, out: Path, tokens: Path, requests: Path, watch: Mapping[str, Any]
 ) -> Figures:
-    """Replay ``load.scenario`` (a request-list file) with wrk at ``load.users`` connections.
-
-    Raises:
-        DriverError: wrk failed or printed no summary.
-    """
-    out.parent.mkdir(parents=True, exist_ok=True)
-    threads = max(1, min(load.wrk_threads, load.users))
-    command = [
-        wrk_binary(),
-        "-t",
-        str(threads),
-        "-c",
-        str(load.users),
+    """Replay the request list ``requests`` with wrk at ``load.users`` connections; its CPU
+    is that of the one child process the runner waits for meanwhile."""
+    threads = str(max(1, min(load.wrk_threads, load.users)))
+    command = [debian_tool("wrk"), "-t", threads, "-c", str(load.users)]
+    command += [
         "-d",
         f"{load.duration_s:g}s",
         "--timeout",
         "10s",
         "-s",
-        str(WRK_SCRIPT),
-        host,
+        str(BENCH_DIR / "wrk" / "replay.lua"),
+        url,
         "--",
-        str(tokens_file),
-        load.scenario,
     ]
-    log_path = out.with_name(out.name + "_wrk.log")
-    with log_path.open("w") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True)
-        sampler.attach_loadgen(process.pid)
-        _follow(
-            process,
-            sampler=sampler,
-            label=label,
-            total=load.duration_s,
-            status=lambda: f"wrk -c {load.users}".ljust(44),
-            progress=progress,
-        )
-    usage = sampler.stop()
-    output = log_path.read_text(errors="replace")
-    if process.returncode != 0:
-        raise DriverError(
-            f"wrk exited with status {process.returncode}:\n{summarize_lines(output.splitlines())}"
-        )
-    try:
-        latency = parse_wrk_summary(output)
-    except ParseError as exc:
-        raise DriverError(f"{exc}\n{summarize_lines(output.splitlines())}") from None
-    return latency, {}, usage
-
-
-def result(
-    *,
-    experiment: str,
-    target: str,
-    round_: int,
-    driver: str,
-    load: Load,
-    workers: int,
-    figures: Figures,
-    artifacts: Mapping[str, str],
-) -> RunResult:
-    """Bundle a driver's figures with what was measured into a :class:`RunResult`."""
-    latency, endpoints, usage = figures
-    return RunResult(
-        experiment=experiment,
-        target=target,
-        round=round_,
-        driver=driver,
-        users=load.users,
-        workers=workers,
-        duration_s=load.duration_s,
-        latency=latency,
-        usage=usage,
-        endpoints=endpoints,
-        artifacts=dict(artifacts),
-    )
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = snapshot(**watch)
+    output = _run([*command, str(tokens), str(requests)], out.with_name(out.name + "_wrk.log"))
+    after, done = snapshot(**watch), resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = done.ru_utime + done.ru_stime - children.ru_utime - children.ru_stime
+    return parse_wrk_summary(output), usage(before, after, loadgen=own)

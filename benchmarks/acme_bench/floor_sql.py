@@ -10,22 +10,12 @@ outbox row's SELECT, where PostgreSQL needs them to type the parameters.
 
 from __future__ import annotations
 
-ITEM_FIELDS = (
-    "id",
-    "owner_id",
-    "title",
-    "description",
-    "tags",
-    "order",
-    "meta",
-    "created_at",
-    "updated_at",
-    "version",
-)
+# The items table's columns, in the order the API's mapping lists them.
+ITEM_FIELDS: tuple[str, ...] = ("id", "owner_id", "title", "description", "tags", "order", "meta")
+ITEM_FIELDS += ("created_at", "updated_at", "version")
 COLUMNS = ", ".join(
     f'items."{name}"' if name == "order" else f"items.{name}" for name in ITEM_FIELDS
 )
-NEWEST_FIRST = "ORDER BY items.created_at DESC, items.id DESC"
 
 
 def _list(*, by_order: bool, after: bool) -> str:
@@ -36,32 +26,15 @@ def _list(*, by_order: bool, after: bool) -> str:
         n = len(where) + 1
         where.append(f"(items.created_at, items.id) < (${n}, ${n + 1})")
     limit = len(where) + 1 + (1 if after else 0)
-    return f"SELECT {COLUMNS} FROM items WHERE {' AND '.join(where)} {NEWEST_FIRST} LIMIT ${limit}"
+    return (
+        f"SELECT {COLUMNS} FROM items WHERE {' AND '.join(where)}"
+        f" ORDER BY items.created_at DESC, items.id DESC LIMIT ${limit}"
+    )
 
 
 # The newest-first listing, by (filtered by order?, continuing after a cursor?).
-LIST = {
-    (by_order, after): _list(by_order=by_order, after=after)
-    for by_order in (False, True)
-    for after in (False, True)
-}
+LIST = {(o, a): _list(by_order=o, after=a) for o in (False, True) for a in (False, True)}
 GET_OWNED = f"SELECT {COLUMNS} FROM items WHERE items.id = $1 AND items.owner_id = $2"
-INSERT_ITEM = (
-    'INSERT INTO items (id, owner_id, title, description, tags, "order", meta, created_at, '
-    "updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-)
-UPDATE_ITEM = (
-    'UPDATE items SET title=$1, description=$2, tags=$3, "order"=$4, meta=$5, updated_at=$6, '
-    "version=$7 WHERE items.id = $8 AND items.owner_id = $9 AND items.version = $10"
-)
-DELETE_ITEM = (
-    "DELETE FROM items WHERE items.id = $1 AND items.owner_id = $2 AND items.version = ANY($3)"
-)
-DELETE_ANY_VERSION = "DELETE FROM items WHERE items.id = $1 AND items.owner_id = $2"
-INSERT_OUTBOX = (
-    "INSERT INTO acme_outbox (id, type, version, occurred_at, correlation_id, payload, "
-    "created_at, attempts) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-)
 
 
 def with_outbox(write: str, first: int) -> str:
@@ -80,7 +53,19 @@ def with_outbox(write: str, first: int) -> str:
     )
 
 
-CREATE_ITEM = with_outbox(INSERT_ITEM, 11)
-UPDATE_ITEM_OUTBOX = with_outbox(UPDATE_ITEM, 11)
-DELETE_ITEM_OUTBOX = with_outbox(DELETE_ITEM, 4)
-DELETE_ANY_VERSION_OUTBOX = with_outbox(DELETE_ANY_VERSION, 3)
+CREATE_ITEM = with_outbox(
+    'INSERT INTO items (id, owner_id, title, description, tags, "order", meta, created_at, '
+    "updated_at, version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    11,
+)
+UPDATE_ITEM_OUTBOX = with_outbox(
+    'UPDATE items SET title=$1, description=$2, tags=$3, "order"=$4, meta=$5, updated_at=$6, '
+    "version=$7 WHERE items.id = $8 AND items.owner_id = $9 AND items.version = $10",
+    11,
+)
+DELETE_ITEM_OUTBOX = with_outbox(
+    "DELETE FROM items WHERE items.id = $1 AND items.owner_id = $2 AND items.version = ANY($3)", 4
+)
+DELETE_ANY_VERSION_OUTBOX = with_outbox(
+    "DELETE FROM items WHERE items.id = $1 AND items.owner_id = $2", 3
+)

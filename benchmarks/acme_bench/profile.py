@@ -1,169 +1,110 @@
-"""``profile``: py-spy on a gunicorn worker while a scenario drives it; a readable summary."""
+"""``profile``: py-spy on a gunicorn worker while a scenario drives it.
+
+py-spy writes its samples as collapsed stacks (``--format raw``: a line
+``frame;frame;... COUNT`` per distinct stack, which speedscope and
+flamegraph.pl read); ``profile.md`` sums them by library and by function.
+"""
 
 from __future__ import annotations
 
-import argparse
-import shutil
+import re
 import subprocess
-import sys
 import time
-from collections.abc import Sequence
-from dataclasses import replace
-from pathlib import Path
+from argparse import Namespace
+from collections import Counter
+from collections.abc import Iterable, Sequence
 
-from . import context
-from .commands import (
-    CURRENT_BIN,
-    BenchError,
-    admin_url,
-    keys_for_run,
-    migrated,
-    provision,
-)
-from .database import BenchDatabase, DatabaseError
-from .dataset import DataFiles
-from .drivers import Load, run_locust
-from .profiling import parse_collapsed, render_profile
-from .provision import server_env
-from .sampler import ResourceSampler
-from .stack import AppTarget, Stack
+from . import BenchError
+from .commands import Run
+from .drivers import run_locust, tree
+from .engine import CURRENT_BIN, AppTarget, serve
 
-__all__ = ["cmd_profile"]
+# py-spy names a file from its import root (``sqlalchemy/engine/base.py``), so the
+# acme namespace's packages show as ``core/...``, ``accounts/...``, ``items/...``.
+ACME_NAMESPACE = ("core", "accounts", "items")
+# Where a thread waits, not works (thread-pool threads parked on their queue).
+IDLE = {"Condition.wait (threading.py)", "Event.wait (threading.py)", "Thread.join (threading.py)"}
+_FRAME = re.compile(r"^(.*?) \(([^()]*?)(?::\d+)?\)$")  # function (path/to/module.py:123)
 
 
-def _py_spy() -> str:
-    beside = Path(sys.executable).parent / "py-spy"
-    found = str(beside) if beside.exists() else shutil.which("py-spy")
-    if not found:
-        raise BenchError("py-spy is not installed (it is in the bench environment)")
-    return found
+def area_of(path: str) -> str:
+    """The library, acme package or standard library module a source file belongs to."""
+    parts = path.split("/")
+    if parts[0] in ACME_NAMESPACE and len(parts) > 1:
+        return ".".join(["acme", *parts[: 2 if parts[0] == "core" and len(parts) > 2 else 1]])
+    return parts[0].removesuffix(".py")
 
 
-def _worker_pid(stack: Stack) -> int:
-    import psutil
+def summarize(title: str, lines: Iterable[str], *, notes: Sequence[str] = (), top: int = 20) -> str:
+    """A markdown summary of collapsed stacks: CPU by library, then the hottest functions
+    by their own samples and by the samples they are in (once per stack)."""
+    own: Counter[str] = Counter()
+    inclusive: Counter[str] = Counter()
+    areas: Counter[str] = Counter()
+    idle = 0
+    for line in lines:
+        stack, _, count = line.rstrip().rpartition(" ")
+        frames = [(f"{m[1]} ({m[2]})", m[2]) for m in map(_FRAME.match, stack.split(";")) if m]
+        if not frames or not count.isdigit():
+            continue
+        leaf, path = frames[-1]
+        if leaf in IDLE:
+            idle += int(count)
+            continue
+        own[leaf] += int(count)
+        areas[area_of(path)] += int(count)
+        inclusive.update(dict.fromkeys((name for name, _ in frames), int(count)))
+    samples = sum(own.values())
+    if not samples:
+        return f"## {title}\n\nno samples\n"
 
-    assert stack.server_pid is not None
-    children = psutil.Process(stack.server_pid).children()
-    if len(children) != 1:
-        raise BenchError(f"expected one gunicorn worker to profile, found {len(children)}")
-    return int(children[0].pid)
+    def table(heading: str, counts: Counter[str], limit: int | None = None) -> list[str]:
+        rows = [f"| {100 * n / samples:5.1f} % | {name} |" for name, n in counts.most_common(limit)]
+        return ["", f"### {heading}", "", "| share | where |", "|---|---|", *rows]
+
+    text = [f"## {title}", "", f"{samples} samples ({idle} of parked threads left out).", ""]
+    text += notes
+    text += table("Own CPU by library", areas) + table("Hottest functions (own time)", own, top)
+    return "\n".join(text + table("Hottest functions (inclusive)", inclusive, top)) + "\n"
 
 
-def _started(sampler: ResourceSampler) -> ResourceSampler:
-    sampler.start()
-    return sampler
-
-
-def _profile_one(
-    scenario: str,
-    *,
-    target: AppTarget,
-    data: DataFiles,
-    args: argparse.Namespace,
-    env: dict[str, str],
-    run_dir: Path,
-) -> str:
-    load = Load(
-        scenario=scenario,
-        users=args.users,
-        spawn_rate=args.spawn_rate,
-        duration_s=args.duration,
-        processes=args.processes,
-    )
-    out = run_dir / scenario
-    with Stack(target=target, workers=1, env=env, run_dir=run_dir / "servers") as stack:
-        warm = replace(load, duration_s=args.warmup)
-        run_locust(
-            host=stack.url,
-            load=warm,
-            out=out / "warmup",
-            env=data.locust_env(),
-            sampler=_started(ResourceSampler(server_pid=stack.server_pid)),
-            label="warm-up",
-        )
+def _profile(run: Run, scenario: str, target: AppTarget) -> str:
+    args, out, env = run.args, run.dir / scenario, target.files.locust_env()
+    with serve(target, 1, run.env(target.database), run.dir) as stack:
+        url, watch = stack.url, stack.watch
+        warmup = run.load(scenario, duration_s=args.warmup)
+        run_locust(url=url, load=warmup, out=out / "warmup", env=env, watch=watch)
+        workers = tree(watch["server"])[1:]
+        if len(workers) != 1:
+            raise BenchError(f"expected one gunicorn worker to profile, found {len(workers)}")
         collapsed = out / "py-spy.txt"
-        spy = subprocess.Popen(
-            [
-                _py_spy(),
-                "record",
-                "--pid",
-                str(_worker_pid(stack)),
-                "--format",
-                "raw",
-                "--function",
-                "--nonblocking",
-                "--rate",
-                "200",
-                "--duration",
-                str(int(args.duration)),
-                "--output",
-                str(collapsed),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        latency, _, usage = run_locust(
-            host=stack.url,
-            load=load,
-            out=out / "load",
-            env=data.locust_env(),
-            sampler=_started(ResourceSampler(server_pid=stack.server_pid)),
-            label=f"profile {scenario}",
-        )
+        command = [str(CURRENT_BIN / "py-spy"), "record", "--format", "raw", "--function"]
+        command += ["--nonblocking", "--rate", "200", "--pid", str(workers[0].pid)]
+        command += ["--duration", str(int(args.duration)), "--output", str(collapsed)]
+        spy = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+        latency, usage = run_locust(url=url, load=run.load(scenario), out=out, env=env, watch=watch)
         _, errors = spy.communicate(timeout=args.duration + 60)
     if spy.returncode != 0 or not collapsed.exists():
         raise BenchError(f"py-spy failed ({spy.returncode}): {errors.strip()[-1500:]}")
-    profile = parse_collapsed(collapsed.read_text().splitlines())
-    cpu_ms = 1000 * usage.server_cpu_seconds / max(1, latency.requests)
+    cost = 1000 * usage["server"] / latency["requests"]
     notes = [
-        "Samples of the worker's threads while they hold the GIL (py-spy --gil): "
-        "Python at work, waits left out.",
-        f"Load: {scenario}, {args.users} users, {args.duration:g}s, 1 worker: "
-        f"{latency.rps:.0f} req/s, {cpu_ms:.2f} ms of worker CPU per request.",
-        f"Collapsed stacks (for speedscope or flamegraph.pl): `{collapsed.relative_to(run_dir)}`.",
+        "py-spy samples every thread of the worker 200 times a second; the shares are of the"
+        " samples that were not parked threads.",
+        f"Load: {scenario}, {args.users} users, {args.duration:g}s, 1 worker:"
+        f" {latency['rps']:.0f} req/s, {cost:.2f} ms of worker CPU per request.",
+        f"Collapsed stacks (for speedscope or flamegraph.pl): `{collapsed.relative_to(run.dir)}`.",
     ]
-    return render_profile(f"{scenario}", profile, notes=notes)
+    return summarize(scenario, collapsed.read_text().splitlines(), notes=notes)
 
 
-def cmd_profile(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
-    """Profile one worker of the current tree under each scenario named."""
-    started = time.monotonic()
-    run_dir = context.new_run_dir("profile", args.out)
-    meta = context.base_meta(argv, {})
-    print(f"acme benchmark profile -> {run_dir}")
-    keys = keys_for_run()
-    try:
-        database = BenchDatabase.create(admin_url(args), label="profile")
-    except DatabaseError as exc:
-        raise BenchError(str(exc)) from exc
-    sections = []
-    try:
-        env = server_env(database, keys=keys)
-        migrated(database, CURRENT_BIN, env)
-        data = provision(
-            database,
-            bin_dir=CURRENT_BIN,
-            size=args.size,
-            scenario="items",
-            directory=run_dir / "data",
-            env=env,
-            accounts=args.accounts,
-        )
-        target = AppTarget("api", CURRENT_BIN, database=database.name)
-        for scenario in [s.strip() for s in args.scenario.split(",") if s.strip()]:
-            print(f"\n== profiling {scenario}")
-            sections.append(
-                _profile_one(
-                    scenario, target=target, data=data, args=args, env=env, run_dir=run_dir
-                )
-            )
-    finally:
-        if not args.keep_db:
-            database.drop()
-    header = ["# acme API profiles", ""] + [f"- **{k}**: {v}" for k, v in meta.items()]
-    header.append(f"- **wall time**: {time.monotonic() - started:.0f}s")
-    report = run_dir / "profile.md"
-    report.write_text("\n".join(header) + "\n\n" + "\n".join(sections))
+def cmd_profile(args: Namespace, argv: Sequence[str] | None) -> int:
+    """Profile one worker of the working tree under each scenario named."""
+    with Run("profile", args, argv) as run:
+        target = AppTarget("api", *run.seeded("profile"))
+        sections = [_profile(run, s.strip(), target) for s in args.scenario.split(",") if s.strip()]
+    run.meta["wall time"] = f"{time.monotonic() - run.started:.0f}s"
+    meta = [f"- **{key}**: {value}" for key, value in run.meta.items()]
+    report = run.dir / "profile.md"
+    report.write_text("\n".join(["# acme API profiles", "", *meta, "", *sections]))
     print(f"\nprofile: {report}")
     return 0

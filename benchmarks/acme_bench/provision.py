@@ -1,35 +1,151 @@
-"""Getting a migrated database ready for scenarios: accounts, tokens, items, request lists."""
+"""Getting a database ready for scenarios: a fresh PostgreSQL database per run, migrated
+and given accounts and real tokens by the version under test's own CLI (``acme-api
+migrate``, ``keys generate``, ``token issue``), seeded through ``COPY`` with the
+secondary indexes rebuilt after (as ``pg_indexes`` defines them), and the files the
+load generators read: the tokens, the dataset's description, the wrk request lists.
+Items are spread evenly over the accounts; within one, ``order`` takes ``items //
+100`` values, so filtering by order matches about a page (100 rows) at every size.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import datetime as dt
 import json
+import os
+import random
 import secrets
-import time
-from collections.abc import Mapping
+import subprocess
+import uuid
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-from .database import BenchDatabase
-from .dataset import DataFiles, Request, write_request_list
-from .seeding import AccountData, SeedResult, seed_items
-from .tokens import generate_keys, issue_tokens, token_subject
+import asyncpg
 
-__all__ = ["PAGE_SIZE", "deep_cursor", "issue_accounts", "seed_database", "server_env"]
+from . import BenchError
+from .floor_sql import ITEM_FIELDS
 
+DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+EPOCH = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
 PAGE_SIZE = 100  # the API's largest page: the seed's filter returns about 100 rows
-DEFAULT_ACCOUNTS = 4
+
+
+async def _execute(url: str, *statements: str) -> None:
+    connection = await asyncpg.connect(url, timeout=10)
+    try:
+        for statement in statements:
+            await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@dataclass(frozen=True, slots=True)
+class BenchDatabase:
+    """A database created for one run, on the server of ``admin_url``."""
+
+    admin_url: str
+    name: str
+
+    @classmethod
+    def create(cls, admin_url: str, *, label: str, template: str = "") -> BenchDatabase:
+        """An empty, uniquely named database, or a copy of ``template`` (nobody connected)."""
+        database = cls(admin_url, f"acme_bench_{label}_{secrets.token_hex(4)}")
+        copy = f' TEMPLATE "{template}"' if template else ""
+        try:
+            asyncio.run(_execute(admin_url, f'CREATE DATABASE "{database.name}"{copy}'))
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            raise BenchError(f"PostgreSQL at {admin_url}: {exc}") from exc
+        return database
+
+    def url(self, scheme: str = "postgresql+asyncpg") -> str:
+        """SQLAlchemy's URL of the database (``ACME_DATABASE_URL``), or libpq's (``postgresql``)."""
+        return urlunsplit(urlsplit(self.admin_url)._replace(scheme=scheme, path=f"/{self.name}"))
+
+    def drop(self) -> None:
+        """Drop the database, closing any session still on it."""
+        asyncio.run(_execute(self.admin_url, f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+
+
+@dataclass
+class AccountData:
+    """One benchmark account's share of the seeded rows: 256 sample ids, and the
+    (created_at, id) of the row 99 % deep in its newest-first listing."""
+
+    index: int
+    id: uuid.UUID
+    items: int
+    sample_ids: list[str] = field(default_factory=list)
+    deep_row: tuple[dt.datetime, uuid.UUID] | None = None
+
+    @property
+    def orders(self) -> int:
+        return max(1, self.items // 100)
+
+    def rows(self, rng: random.Random) -> Iterator[tuple[Any, ...]]:
+        """The account's rows, oldest first, noting the sample ids and the deep row."""
+        sample = set(rng.sample(range(self.items), min(256, self.items)))
+        deep = max(0, self.items - 1 - int(self.items * 0.99))
+        for position in range(self.items):
+            item_id = uuid.UUID(int=rng.getrandbits(128), version=4)
+            created = EPOCH + dt.timedelta(seconds=position)
+            if position in sample:
+                self.sample_ids.append(str(item_id))
+            if position == deep and deep >= PAGE_SIZE:  # a full page follows it
+                self.deep_row = (created, item_id)
+            order, tags = rng.randrange(self.orders), [f"tag{position % 20}", "bench"]
+            title, meta = f"item {self.index}-{position}", f'{{"seq": {position}}}'
+            text = (title, "seeded for benchmarks", tags, order, meta)
+            yield item_id, self.id, *text, created, created, 1
+
+
+async def _seed(database: BenchDatabase, accounts: list[AccountData]) -> None:
+    rng = random.Random(42)
+    connection = await asyncpg.connect(database.url("postgresql"), timeout=10)
+    try:
+        indexes = await connection.fetch(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+            " AND tablename = 'items' AND indexname NOT IN (SELECT conname FROM pg_constraint)"
+        )
+        async with connection.transaction():
+            for index in indexes:
+                await connection.execute(f'DROP INDEX "{index["indexname"]}"')
+            for account in accounts:
+                rows = account.rows(rng)
+                await connection.copy_records_to_table("items", records=rows, columns=ITEM_FIELDS)
+            await connection.execute("SET LOCAL maintenance_work_mem = '256MB'")
+            for index in indexes:
+                await connection.execute(index["indexdef"])
+        await connection.execute("VACUUM ANALYZE items")
+    finally:
+        await connection.close()
+
+
+@dataclass(frozen=True)
+class DataFiles:
+    """One database's token file (line *i* is account *i*'s), dataset description and
+    wrk request lists by name (see ``wrk/replay.lua``)."""
+
+    tokens: Path
+    dataset: Path
+    requests: Mapping[str, Path] = field(default_factory=dict)
+
+    def locust_env(self) -> dict[str, str]:
+        """The environment locust's scenarios read (see scenario_support)."""
+        return {"ACME_BENCH_TOKENS": str(self.tokens), "ACME_BENCH_DATASET": str(self.dataset)}
 
 
 def server_env(database: BenchDatabase, *, keys: str) -> dict[str, str]:
-    """The API's environment: production settings, real keys, the benchmark database.
-
-    Sign-in is configured with a throwaway client registration, since
-    production refuses to start without one; no benchmark signs in through it.
-    """
+    """The API's environment: production settings, the run's keys, the database. Sign-in
+    has a throwaway client registration (production needs one; no benchmark signs in)."""
     return {
         "ACME_ENV": "production",
         "ACME_SECRETS": "env",
-        "ACME_DATABASE_URL": database.sqlalchemy_url,
+        "ACME_DATABASE_URL": database.url(),
         "ACME_JWT_KEYS": keys,
         "ACME_OIDC_CLIENT_ID": "acme-bench",
         "ACME_OIDC_CLIENT_SECRET": secrets.token_urlsafe(24),
@@ -37,106 +153,97 @@ def server_env(database: BenchDatabase, *, keys: str) -> dict[str, str]:
     }
 
 
+def acme_api(bin_dir: Path, *args: str, env: Mapping[str, str]) -> str:
+    """What ``bin_dir``'s ``acme-api ARGS`` prints (BenchError with its output if it fails)."""
+    command = [str(bin_dir / "acme-api"), *args]
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if done.returncode != 0:
+        output = f"{done.stdout}\n{done.stderr}".strip()[-2000:]
+        raise BenchError(f"acme-api {' '.join(args)} failed ({done.returncode}):\n{output}")
+    return done.stdout.strip()
+
+
 def new_keys(bin_dir: Path) -> str:
-    """Signing keys for one benchmark run (the working tree's ``acme-api keys generate``)."""
-    return generate_keys(bin_dir)
+    """A fresh private JWKS for every server and token of a run."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACME_")}
+    return acme_api(bin_dir, "keys", "generate", env=env)
 
 
-def deep_cursor(account: AccountData) -> str | None:
-    """The cursor after the row 99 % deep in the account's newest-first listing.
+def issue_tokens(bin_dir: Path, env: Mapping[str, str], accounts: int, directory: Path) -> Path:
+    """Create accounts ``bench-0``... with one token each (the CLI runs in development
+    mode, which it needs, with the longest lifetime the API allows); the token file."""
+    cli_env = {**os.environ, **env, "ACME_ENV": "development", "ACME_LOG_LEVEL": "WARNING"}
+    cli_env |= {"ACME_MIGRATE_ON_START": "false", "ACME_ACCESS_TOKEN_TTL": "3600"}
 
-    Built with acme-core's own cursor encoding for the listing's keyset
-    (``-created_at`` then ``-id``); the runner checks it over HTTP before use.
-    """
+    def issue(index: int) -> str:
+        return acme_api(bin_dir, "token", "issue", "--account", f"bench-{index}", env=cli_env)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        tokens = list(pool.map(issue, range(accounts)))
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "tokens.txt").write_text("\n".join(tokens) + "\n", encoding="ascii")
+    print(f"  {accounts} accounts, tokens issued")
+    return directory / "tokens.txt"
+
+
+def _deep_cursor(account: AccountData, keys: str) -> str | None:
+    """The cursor after the row 99 % deep in the account's newest-first listing, made and
+    sealed as the API makes its own: acme-core's encoding and signer, with the secret the
+    API derives from the run's keys, bound to the listing as acme-items binds it."""
+    from acme.core.persistence import CursorSigner, encode_cursor, parse_order
+    from acme.core.security import KeySet
+    from acme.items.interface import _listing  # what a cursor is bound to
+    from acme.items.models import ItemFilter
+
     if account.deep_row is None:
         return None
-    from acme.core.persistence.pagination import encode_cursor, parse_order
-
-    created_at, item_id = account.deep_row
-    return encode_cursor(parse_order("-created_at,-id"), [created_at, item_id])
-
-
-def _request_lists(directory: Path, seeded: SeedResult | None) -> dict[str, Path]:
-    lists: dict[str, list[Request]] = {"health": [(None, "GET", "/health/live", "")]}
-    if seeded is not None:
-        seed: list[Request] = []
-        get: list[Request] = []
-        first: list[Request] = []
-        deep: list[Request] = []
-        for account in seeded.accounts:
-            i = account.index
-            for order in range(min(account.orders, 64)):
-                seed.append((i, "GET", f"/items?order={order}&limit={PAGE_SIZE}", ""))
-                body = json.dumps({"title": f"wrk {i}-{order}", "order": order})
-                seed.append((i, "POST", "/items", body))
-            get += [(i, "GET", f"/items/{item_id}", "") for item_id in account.sample_ids]
-            first.append((i, "GET", f"/items?limit={PAGE_SIZE}", ""))
-            cursor = deep_cursor(account)
-            if cursor:
-                deep.append((i, "GET", f"/items?limit={PAGE_SIZE}&cursor={cursor}", ""))
-        lists.update({"seed": seed, "get": get, "first-page": first, "deep-page": deep})
-    return {
-        name: write_request_list(directory / f"wrk-{name}.txt", requests)
-        for name, requests in lists.items()
-        if requests
-    }
+    cursor = encode_cursor(parse_order("-created_at,-id"), list(account.deep_row))
+    signer = CursorSigner(KeySet.from_jwks(keys).derived_secrets("items page cursors"))
+    return signer.seal(cursor, _listing(ItemFilter(owner_id=account.id), "-created_at"))
 
 
-def _describe(seeded: SeedResult | None, tokens: int) -> dict[str, Any]:
-    if seeded is None:
-        return {
-            "size": 0,
-            "page_size": PAGE_SIZE,
-            "accounts": [{"index": i} for i in range(tokens)],
-        }
-    return {
-        "size": seeded.size,
-        "page_size": PAGE_SIZE,
-        "seed_seconds": round(seeded.seconds, 1),
-        "accounts": [
-            {
-                "index": a.index,
-                "id": str(a.id),
-                "items": a.items,
-                "orders": a.orders,
-                "sample_ids": a.sample_ids,
-                "deep_cursor": deep_cursor(a),
-            }
-            for a in seeded.accounts
-        ],
-    }
+def _request_lists(accounts: list[AccountData], keys: str) -> dict[str, list[str]]:
+    """The wrk request lists: ``TOKEN_INDEX<tab>METHOD<tab>PATH[<tab>BODY]`` a line."""
+    lists: dict[str, list[str]] = {"seed": [], "get": [], "first-page": [], "deep-page": []}
+    lists["health"] = ["-\tGET\t/health/live"]
+    for account in accounts:
+        i = account.index
+        for order in range(min(account.orders, 64)):
+            body = json.dumps({"title": f"wrk {i}-{order}", "order": order})
+            lists["seed"].append(f"{i}\tGET\t/items?order={order}&limit={PAGE_SIZE}")
+            lists["seed"].append(f"{i}\tPOST\t/items\t{body}")
+        lists["get"] += [f"{i}\tGET\t/items/{item_id}" for item_id in account.sample_ids]
+        lists["first-page"].append(f"{i}\tGET\t/items?limit={PAGE_SIZE}")
+        if cursor := _deep_cursor(account, keys):
+            lists["deep-page"].append(f"{i}\tGET\t/items?limit={PAGE_SIZE}&cursor={cursor}")
+    return lists
 
 
-def issue_accounts(
-    bin_dir: Path, env: Mapping[str, str], *, directory: Path, accounts: int = DEFAULT_ACCOUNTS
-) -> Path:
-    """Create the benchmark accounts and issue their tokens; return the token file."""
-    started = time.monotonic()
-    directory.mkdir(parents=True, exist_ok=True)
-    tokens_file = directory / "tokens.txt"
-    issue_tokens(bin_dir, env, accounts=accounts, out=tokens_file)
-    print(f"  {accounts} accounts, tokens issued ({time.monotonic() - started:.0f}s)")
-    return tokens_file
-
-
-def seed_database(
-    database: BenchDatabase, *, tokens_file: Path, size: int, directory: Path
-) -> DataFiles:
-    """Seed ``size`` items over the token file's accounts; write the dataset and request lists.
-
-    ``size`` 0 seeds nothing (scenarios that need no items).
-    """
-    directory.mkdir(parents=True, exist_ok=True)
-    tokens = tokens_file.read_text(encoding="ascii").split()
-    seeded = None
-    if size:
-        owners = [token_subject(token) for token in tokens]
-        seeded = seed_items(database.dsn, owners, size)
-        print(f"  {size} items seeded in {seeded.seconds:.0f}s ({database.name})")
-    dataset = directory / "dataset.json"
-    dataset.write_text(json.dumps(_describe(seeded, len(tokens)), indent=1) + "\n")
-    return DataFiles(
-        tokens=tokens_file,
-        dataset=dataset,
-        requests=_request_lists(directory, seeded),
+def _subject(token: str) -> uuid.UUID:
+    """The account an access token names (its ``sub``), read without verifying it."""
+    payload = token.split(".")[1]
+    return uuid.UUID(
+        json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"]
     )
+
+
+def seed(
+    database: BenchDatabase, tokens: Path, keys: str, size: int, *, directory: Path
+) -> DataFiles:
+    """Seed ``size`` items over the token file's accounts; write the dataset's description
+    and the wrk request lists."""
+    owners = [_subject(token) for token in tokens.read_text(encoding="ascii").split()]
+    share, extra = divmod(size, len(owners))
+    accounts = [AccountData(i, owner, share + (i < extra)) for i, owner in enumerate(owners)]
+    asyncio.run(_seed(database, accounts))
+    print(f"  {size} items seeded ({database.name})")
+    directory.mkdir(parents=True, exist_ok=True)
+    requests = {}
+    for name, lines in _request_lists(accounts, keys).items():
+        requests[name] = directory / f"wrk-{name}.txt"
+        requests[name].write_text("\n".join(lines) + "\n", encoding="utf-8")
+    fields = ("index", "items", "orders", "sample_ids")
+    described = [{"id": str(a.id), **{k: getattr(a, k) for k in fields}} for a in accounts]
+    dataset = directory / "dataset.json"
+    dataset.write_text(json.dumps({"size": size, "page_size": PAGE_SIZE, "accounts": described}))
+    return DataFiles(tokens, dataset, requests)

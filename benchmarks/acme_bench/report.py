@@ -1,6 +1,7 @@
-"""Writing a run's report: ``summary.json`` and ``report.md`` (the chart is chart.py's).
+"""Writing a run's report: ``summary.json``, ``report.md`` and ``chart.png``.
 
-Pure standard library, so the unit tests check the writing without the extras.
+Pure standard library but for matplotlib, imported by the chart alone: the unit tests
+check the writing without the benchmark extras.
 """
 
 from __future__ import annotations
@@ -12,32 +13,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .stats import (
-    HIGHER_IS_BETTER,
-    Interval,
-    Judgement,
-    RunResult,
-    bootstrap_interval,
-    judge,
-    median,
-    medians_by_target,
-    paired_ratios,
-)
+from . import stats
+from .stats import HIGHER_IS_BETTER, Interval, Judgement, RunResult
 
-__all__ = [
-    "Check",
-    "Section",
-    "judge_section",
-    "passes",
-    "render_markdown",
-    "summary_document",
-    "threshold_checks",
-    "verdict",
-    "write_report",
-]
-
-COLUMNS: tuple[tuple[str, str, str], ...] = (
-    # (metric key, column title, format)
+COLUMNS = (  # (metric, column title, format)
     ("rps", "req/s", "{:.0f}"),
     ("p50_ms", "p50 ms", "{:.1f}"),
     ("p95_ms", "p95 ms", "{:.1f}"),
@@ -67,84 +46,51 @@ class Check:
 
 @dataclass(frozen=True)
 class Section:
-    """One experiment's part of the report."""
+    """One experiment's part of the report; ratios are to the ``reference`` target's runs."""
 
     name: str
     title: str
     description: str
     results: Sequence[RunResult]
-    reference: str = ""
+    reference: str
     settings: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def targets(self) -> list[str]:
-        seen: list[str] = []
-        for result in self.results:
-            if result.target not in seen:
-                seen.append(result.target)
-        return seen
-
-    @property
-    def reference_target(self) -> str:
-        return self.reference or (self.targets[0] if self.targets else "")
-
-    def ratios(self) -> dict[str, dict[str, float]]:
-        """For each non-reference target, the median per-round ratio to the reference."""
-        return {
-            target: {metric: interval.median for metric, interval in by_metric.items()}
-            for target, by_metric in self.intervals().items()
-        }
+        return list(dict.fromkeys(result.target for result in self.results))
 
     def intervals(self) -> dict[str, dict[str, Interval]]:
-        """For each non-reference target, each ratio's median and 95 % bootstrap
-        interval over the per-round ratios to the reference."""
-        reference = self.reference_target
+        """For each other target, each ratio's median over the rounds and its interval."""
+        others, ratios = [t for t in self.targets if t != self.reference], stats.paired_ratios
+        interval = stats.bootstrap_interval
         return {
-            target: {
-                metric: bootstrap_interval(
-                    paired_ratios(
-                        self.results, metric=metric, numerator=target, denominator=reference
-                    )
-                )
-                for metric in RATIO_METRICS
-            }
-            for target in self.targets
-            if target != reference
+            t: {m: interval(ratios(self.results, m, t, self.reference)) for m in RATIO_METRICS}
+            for t in others
         }
 
     def noise(self, target: str) -> dict[str, float]:
         """Others' CPU % (of one core) over the runs of ``target`` and the reference:
         the machine's load that the ratio's interval has to absorb."""
-        others = [
-            r.metrics()["other_cpu_pct"]
-            for r in self.results
-            if r.target in (target, self.reference_target)
-        ]
-        return {
-            "others_cpu_pct_median": median(others),
-            "others_cpu_pct_max": max(others, default=float("nan")),
-        }
+        pair = (target, self.reference)
+        others = [r.metrics["other_cpu_pct"] for r in self.results if r.target in pair]
+        return {"others_cpu_pct_median": stats.median(others), "others_cpu_pct_max": max(others)}
 
 
 def judge_section(section: Section, *, threshold: float) -> list[Judgement]:
-    """The verdict on every judged metric (requests/s, CPU per request) of each
-    non-reference target against the reference, ``threshold`` being 0.05 for 5 %."""
-    return [
-        judge(metric, by_metric[metric], threshold=threshold)
-        for by_metric in section.intervals().values()
-        for metric in HIGHER_IS_BETTER
-    ]
+    """The verdict on each judged metric (requests/s, CPU per request) of each other target
+    against the reference, ``threshold`` being 0.05 for 5 %."""
+    found = section.intervals().values()
+    return [stats.judge(m, i[m], threshold=threshold) for i in found for m in HIGHER_IS_BETTER]
 
 
 def passes(judgements: Sequence[Judgement]) -> bool:
-    """Whether a comparison passes its threshold: every judgement passed, and there
-    was at least one (none means B produced no paired rounds, which must not pass)."""
+    """Every judgement passed, and there was one (none: B produced no paired rounds)."""
     return bool(judgements) and all(j.passed for j in judgements)
 
 
 def verdict(judgements: Sequence[Judgement]) -> str:
-    """``FAIL``, ``PASS``, or ``PASS, within the noise`` when some interval reached
-    past its limit without lying wholly beyond it."""
+    """``FAIL``, ``PASS``, or ``PASS, within the noise`` when an interval reached past
+    its limit without lying wholly beyond it."""
     if not passes(judgements):
         return "FAIL"
     return "PASS" if all(j.clear for j in judgements) else "PASS, within the noise"
@@ -154,34 +100,15 @@ def threshold_checks(judgements: Sequence[Judgement], *, threshold: float) -> li
     """The judgements as report targets, so report.md and summary.json carry the verdict."""
     checks = []
     for j in judgements:
-        worse = "below" if HIGHER_IS_BETTER[j.metric] else "above"
-        shown = _with_interval(j.interval) if j.decided else f"{_fmt(j.interval.median, '{:.3f}')}"
-        checks.append(
-            Check(
-                name=f"B/A {j.metric}",
-                goal=f"not wholly {worse} {j.limit:.3f} (--fail-above {threshold:.1%})",
-                value=j.interval.median,
-                shown=shown,
-                passed=j.passed,
-                detail=j.describe(),
-            )
-        )
+        goal = f"not wholly {'below' if HIGHER_IS_BETTER[j.metric] else 'above'} {j.limit:.3f}"
+        shown, detail = _with_interval(j.interval), j.describe()
+        goal += f" (--fail-above {threshold:.1%})"
+        checks.append(Check(f"B/A {j.metric}", goal, j.interval.median, shown, j.passed, detail))
     return checks
 
 
 def _fmt(value: float, pattern: str) -> str:
     return "n/a" if math.isnan(value) else pattern.format(value)
-
-
-def _table(section: Section) -> list[str]:
-    medians = medians_by_target(section.results)
-    header = "| target | " + " | ".join(title for _, title, _ in COLUMNS) + " |"
-    lines = [header, "|---" * (len(COLUMNS) + 1) + "|"]
-    for target in section.targets:
-        row = medians[target]
-        cells = " | ".join(_fmt(row[key], pattern) for key, _, pattern in COLUMNS)
-        lines.append(f"| {target} | {cells} |")
-    return lines
 
 
 def _with_interval(interval: Interval) -> str:
@@ -190,137 +117,125 @@ def _with_interval(interval: Interval) -> str:
     return f"{interval.median:.3f} [{interval.low:.3f}, {interval.high:.3f}]"
 
 
-def _ratio_table(section: Section) -> list[str]:
-    intervals = section.intervals()
-    if not intervals:
-        return []
-    reference = section.reference_target
-    lines = [
-        "",
-        f"B/A ratios to `{reference}`: the median of the per-round ratios (rounds "
-        "interleaved) [its 95 % percentile bootstrap interval], and others' CPU % "
-        "(median, max) over the runs compared:",
-        "",
-        "| target | " + " | ".join(RATIO_METRICS) + " | others' CPU % |",
-        "|---" * (len(RATIO_METRICS) + 2) + "|",
-    ]
-    for target, values in intervals.items():
-        cells = " | ".join(_with_interval(values[m]) for m in RATIO_METRICS)
-        noise = section.noise(target)
-        others = (
-            f"{_fmt(noise['others_cpu_pct_median'], '{:.0f}')}, "
-            f"{_fmt(noise['others_cpu_pct_max'], '{:.0f}')}"
+def _tables(section: Section) -> list[str]:
+    medians = stats.medians_by_target(section.results)
+    lines = ["| target | " + " | ".join(title for _, title, _ in COLUMNS) + " |"]
+    lines.append("|---" * (len(COLUMNS) + 1) + "|")
+    for target in section.targets:
+        cells = [_fmt(medians[target][key], form) for key, _, form in COLUMNS]
+        lines.append(f"| {target} | {' | '.join(cells)} |")
+    if intervals := section.intervals():
+        lines.append(
+            f"\nB/A ratios to `{section.reference}`: the median of the per-round ratios (rounds "
+            "interleaved) [its 95 % percentile bootstrap interval], and others' CPU % "
+            "(median, max) over the runs compared:\n"
         )
-        lines.append(f"| {target} / {reference} | {cells} | {others} |")
+        lines.append("| target | " + " | ".join(RATIO_METRICS) + " | others' CPU % |")
+        lines.append("|---" * (len(RATIO_METRICS) + 2) + "|")
+    for target, values in intervals.items():
+        cells = [_with_interval(values[m]) for m in RATIO_METRICS]
+        cells.append(", ".join(_fmt(v, "{:.0f}") for v in section.noise(target).values()))
+        lines.append(f"| {target} / {section.reference} | {' | '.join(cells)} |")
     return lines
 
 
-def render_markdown(
-    *,
-    title: str,
-    meta: Mapping[str, Any],
-    checks: Sequence[Check],
-    sections: Sequence[Section],
-    chart: str | None = "chart.png",
+def _markdown(
+    title: str, meta: Mapping[str, Any], checks: Sequence[Check], sections: Sequence[Section]
 ) -> str:
-    """The human report: context first, then the targets, then each experiment."""
-    lines = [f"# {title}", ""]
-    for key, value in meta.items():
-        lines.append(f"- **{key}**: {value}")
+    """The human report: context first, then the targets, the chart, each experiment."""
+    lines = [f"# {title}", "", *(f"- **{key}**: {value}" for key, value in meta.items())]
     if checks:
-        lines += [
-            "",
-            "## Targets",
-            "",
-            "| target | goal | measured | verdict |",
-            "|---|---|---|---|",
-        ]
-        for check in checks:
-            verdict = "met" if check.passed else "**missed**"
-            lines.append(f"| {check.name} | {check.goal} | {check.shown} | {verdict} |")
-        details = [c for c in checks if c.detail]
-        if details:
-            lines.append("")
-            lines += [f"- {c.name}: {c.detail}" for c in details]
-    if chart:
-        lines += ["", f"![throughput, latency and CPU per request]({chart})"]
-    for section in sections:
-        lines += ["", f"## {section.title}", ""]
-        if section.description:
-            lines += [section.description, ""]
-        if section.settings:
-            lines.append(", ".join(f"{k}: {v}" for k, v in section.settings.items()))
-            lines.append("")
-        lines += _table(section)
-        lines += _ratio_table(section)
-    lines += [
-        "",
-        "Figures are medians over rounds. CPU percentages are of one core (200 % = the "
-        "machine). \"others' CPU\" is the machine's busy time nobody in the benchmark "
-        "accounts for: the noise in the figures.",
-        "",
-    ]
+        lines.append("\n## Targets\n\n| target | goal | measured | verdict |\n|---|---|---|---|")
+        for c in checks:
+            verdict = "met" if c.passed else "**missed**"
+            lines.append(f"| {c.name} | {c.goal} | {c.shown} | {verdict} |")
+        details = [f"- {c.name}: {c.detail}" for c in checks if c.detail]
+        lines += ["", *details] if details else []
+    lines.append("\n![throughput, latency and CPU per request](chart.png)")
+    for s in sections:
+        lines += ["", f"## {s.title}", "", *([s.description, ""] if s.description else [])]
+        lines += [", ".join(f"{k}: {v}" for k, v in s.settings.items()), "", *_tables(s)]
+    lines.append(
+        "\nFigures are medians over rounds. CPU percentages are of one core (200 % = the machine)."
+        " \"others' CPU\" is the machine's busy time nobody in the benchmark accounts for: the"
+        " noise in the figures.\n"
+    )
     return "\n".join(lines)
 
 
-def summary_document(
-    *,
-    meta: Mapping[str, Any],
-    checks: Sequence[Check],
-    sections: Sequence[Section],
-) -> dict[str, Any]:
-    """The machine-readable summary: every run's figures, medians, ratios and targets."""
-    return {
-        "meta": dict(meta),
-        "targets": [asdict(c) for c in checks],
-        "experiments": {
-            s.name: {
-                "title": s.title,
-                "settings": dict(s.settings),
-                "reference": s.reference_target,
-                "medians": medians_by_target(s.results),
-                "ratios": s.ratios(),
-                "intervals": {
-                    target: {metric: asdict(i) for metric, i in by_metric.items()}
-                    for target, by_metric in s.intervals().items()
-                },
-                "noise": {target: s.noise(target) for target in s.intervals()},
-                "runs": [r.to_json() for r in s.results],
-            }
-            for s in sections
-        },
-    }
-
-
 def _plain(value: Any) -> Any:
-    """JSON-ready data: NaN (a missing figure) becomes null, paths become strings."""
+    """JSON-ready data: NaN (a missing figure) becomes null."""
     if isinstance(value, float):
         return None if math.isnan(value) or math.isinf(value) else value
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
+    return [_plain(v) for v in value] if isinstance(value, (list, tuple)) else value
 
 
 def write_report(
-    out_dir: Path,
-    *,
+    out: Path,
     title: str,
     meta: Mapping[str, Any],
     checks: Sequence[Check],
     sections: Sequence[Section],
-    chart: str | None = "chart.png",
 ) -> tuple[Path, Path]:
-    """Write ``summary.json`` and ``report.md`` into ``out_dir``; return their paths."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    summary = out_dir / "summary.json"
-    document = summary_document(meta=meta, checks=checks, sections=sections)
+    """Write ``summary.json`` (every run's figures, the medians, the ratios' intervals,
+    the noise and the targets) and ``report.md`` into ``out``; return their paths."""
+    experiments: dict[str, dict[str, Any]] = {}
+    for s in sections:
+        intervals = {t: {m: asdict(i) for m, i in by.items()} for t, by in s.intervals().items()}
+        noise = {target: s.noise(target) for target in intervals}
+        medians, runs = stats.medians_by_target(s.results), [asdict(r) for r in s.results]
+        experiments[s.name] = {"title": s.title, "settings": s.settings, "reference": s.reference}
+        experiments[s.name] |= {
+            "medians": medians,
+            "intervals": intervals,
+            "noise": noise,
+            "runs": runs,
+        }
+    document = {"meta": meta, "targets": [asdict(c) for c in checks], "experiments": experiments}
+    summary, markdown = out / "summary.json", out / "report.md"
     summary.write_text(json.dumps(_plain(document), indent=2, allow_nan=False) + "\n")
-    markdown = out_dir / "report.md"
-    markdown.write_text(
-        render_markdown(title=title, meta=meta, checks=checks, sections=sections, chart=chart)
-    )
+    markdown.write_text(_markdown(title, meta, checks, sections))
     return summary, markdown
+
+
+def write_chart(path: Path, sections: Sequence[Section], *, title: str) -> None:
+    """Draw every section's medians (bars) and rounds (dots) into one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [s for s in sections if s.results] or sections[:1]
+    fig, axes = plt.subplots(len(rows), 3, figsize=(15, 3.6 * len(rows)), squeeze=False)
+    fig.suptitle(title, fontsize=13)
+    for (throughput, latency, cpu), section in zip(axes, rows, strict=True):
+        targets, xs = section.targets, range(len(section.targets))
+        medians, intervals = stats.medians_by_target(section.results), section.intervals()
+        colors = [f"C{x}" for x in xs]
+        # Throughput: the median as a bar, each round as a dot, the ratio to the reference.
+        bars = throughput.bar(xs, [medians[t]["rps"] for t in targets], color=colors)
+        for x, target, bar in zip(xs, targets, bars, strict=True):
+            rounds = [r.metrics["rps"] for r in section.results if r.target == target]
+            throughput.scatter([x] * len(rounds), rounds, color="black", s=12, zorder=3)
+            ratio = f"{intervals[target]['rps'].median:.0%}" if target in intervals else "100%"
+            throughput.annotate(ratio, (x, bar.get_height() / 2), ha="center", color="white")
+        throughput.set_title(f"{section.title}\nrequests/s (bar: median, dots: rounds)", fontsize=9)
+        for offset, key in enumerate(("p50_ms", "p95_ms", "p99_ms")):
+            shifted = [x + (offset - 1) * 0.27 for x in xs]
+            latency.bar(shifted, [medians[t][key] for t in targets], 0.27, label=key[:3])
+        latency.legend(fontsize=7)
+        latency.set_title("latency ms (median of rounds)", fontsize=9)
+        server = [medians[t]["server_cpu_ms_per_req"] for t in targets]
+        cpu.bar(xs, server, color=colors, label="server")
+        loadgen = [medians[t]["loadgen_cpu_ms_per_req"] for t in targets]
+        cpu.bar(xs, loadgen, bottom=server, color="#BBBBBB", label="load generator")
+        cpu.legend(fontsize=7)
+        cpu.set_title("CPU ms per request (server and load generator)", fontsize=9)
+        for axis in (throughput, latency, cpu):
+            axis.set_xticks(xs, targets, fontsize=8)
+            axis.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,13 +1,9 @@
-"""What every locust scenario shares: tokens, the dataset description, CPU hooks.
+"""What every locust scenario shares: tokens, the dataset, the runner's hooks.
 
-The runner writes, before locust starts:
-
-- ``ACME_BENCH_TOKENS``: a file of access tokens, one a line, issued with
-  ``acme-api token issue --account NAME`` (line *i* belongs to account *i*);
-- ``ACME_BENCH_DATASET``: a JSON description of the seeded data (see
-  :mod:`acme_bench.dataset`), so scenarios ask for rows that exist.
-
-Users pick their token in ``on_start``; nothing bypasses authentication.
+The runner hands locust, by environment: ``ACME_BENCH_TOKENS``, the file of
+access tokens (line *i* is account *i*'s); ``ACME_BENCH_DATASET``, the seeded
+data's description, so scenarios ask for rows that exist; ``ACME_BENCH_WATCH``,
+the processes to account; ``ACME_BENCH_SUMMARY``, where the figures go.
 """
 
 from __future__ import annotations
@@ -19,10 +15,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from . import loadgen_cpu
-
-__all__ = ["dataset", "install_hooks", "next_account", "tokens"]
-
 _accounts = itertools.count()
 
 
@@ -30,47 +22,60 @@ _accounts = itertools.count()
 def tokens() -> tuple[str, ...]:
     """The access tokens of the benchmark accounts, in account order."""
     path = os.environ.get("ACME_BENCH_TOKENS")
-    if not path:
-        return ()
-    return tuple(t for t in Path(path).read_text(encoding="ascii").split() if t)
+    return tuple(Path(path).read_text(encoding="ascii").split()) if path else ()
 
 
 @cache
 def dataset() -> dict[str, Any]:
     """The seeded dataset's description (empty when the run has none)."""
     path = os.environ.get("ACME_BENCH_DATASET")
-    if not path:
-        return {}
-    data: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
-    return data
+    found: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8")) if path else {}
+    return found
 
 
 def next_account() -> int:
-    """The account index the next user of this process takes (round robin).
-
-    With ``--processes`` each process starts at its own offset, so users
-    spread over the accounts whatever the process count.
-    """
-    count = max(1, len(tokens()))
-    return (next(_accounts) + os.getpid()) % count
+    """The account the next user of this process takes (round robin, each process from
+    its own offset, so users spread over the accounts whatever ``--processes`` is)."""
+    return (next(_accounts) + os.getpid()) % max(1, len(tokens()))
 
 
 def install_hooks(events: Any) -> None:
-    """What every locustfile of the runner needs.
+    """Account the load window and write the run's figures, from locust's own hooks.
 
-    Logs this process's CPU at the start and stop of the load (see
-    :mod:`acme_bench.loadgen_cpu`) and flushes the stats history every
-    second, so the runner's progress line is current.
+    On the master (or the only process), ``test_start`` and ``test_stop`` take
+    the CPU snapshots (this process and its ``--processes`` workers being the
+    load generator), so locust's start-up and shut-down count for nobody; at
+    ``quitting``, the stats final, locust's aggregate figures and the CPU used
+    go to ``ACME_BENCH_SUMMARY``.
     """
-    import locust.stats
+    from locust.runners import WorkerRunner
 
-    locust.stats.CSV_STATS_FLUSH_INTERVAL_SEC = 1
+    from .drivers import Snapshot, snapshot, usage
 
-    def _start(**_: Any) -> None:
-        loadgen_cpu.record("start")
+    watch = json.loads(os.environ.get("ACME_BENCH_WATCH", "null"))
+    taken: dict[str, Snapshot] = {}
 
-    def _stop(**_: Any) -> None:
-        loadgen_cpu.record("stop")
+    def take(moment: str) -> Any:
+        def listener(environment: Any, **_: Any) -> None:
+            if watch is not None and not isinstance(environment.runner, WorkerRunner):
+                taken[moment] = snapshot(**watch, loadgen=os.getpid())
 
-    events.test_start.add_listener(_start)
-    events.test_stop.add_listener(_stop)
+        return listener
+
+    def write(environment: Any, **_: Any) -> None:
+        if len(taken) < 2 or isinstance(environment.runner, WorkerRunner):
+            return
+        total = environment.stats.total
+        latency = {
+            "requests": total.num_requests,
+            "failures": total.num_failures,
+            "rps": total.total_rps,
+        }
+        for q in (50, 95, 99) if total.num_requests else ():
+            latency[f"p{q}_ms"] = total.get_response_time_percentile(q / 100)
+        figures = {"latency": latency, "usage": usage(taken["start"], taken["stop"])}
+        Path(os.environ["ACME_BENCH_SUMMARY"]).write_text(json.dumps(figures))
+
+    events.test_start.add_listener(take("start"))
+    events.test_stop.add_listener(take("stop"))
+    events.quitting.add_listener(write)

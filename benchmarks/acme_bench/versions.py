@@ -1,18 +1,12 @@
-"""Versions to compare, each installed into its own venv.
+"""Versions to compare, each installed by uv into a venv of its own.
 
-A version is named by a spec:
-
-- ``tree``: the working tree, as the ``bench`` environment has it installed;
-- ``git:REF``: any commit, branch or tag of this repository; its wheels are
-  built locally and installed beside the third-party set of that commit's
-  ``services/api/requirements.lock``;
-- ``wheels:DIR``: the acme wheels in a directory (a release's artifacts);
-- ``index:REQ@URL``: ``REQ`` (e.g. ``acme-api==1.2.0``; several, separated by
-  spaces) and the acme wheels it pins, from the private index at ``URL`` only.
-
-acme wheels are always installed with ``--no-deps`` from where they were
-named, never looked up on the public index (a public package of the same
-name must not win); third-party requirements come from the public index.
+``tree`` is the working tree (the bench environment); ``git:REF`` any commit's
+wheels, built by ``uv build``, beside that commit's ``requirements.lock``;
+``wheels:DIR`` a directory of acme wheels; ``index:REQ@URL`` ``REQ`` (say
+``acme-api==1.2.0``) and the acme wheels it pins, from the private index only.
+acme wheels are installed with ``--no-deps`` from where they were named, never
+from the public index (a public package of the same name must not win); the
+third-party requirements their metadata declares come from the public index.
 """
 
 from __future__ import annotations
@@ -24,177 +18,130 @@ import sys
 import tarfile
 import tempfile
 from dataclasses import dataclass
+from importlib.metadata import distributions
 from pathlib import Path
 
-from .context import REPO_DIR, RESULTS_DIR, git_describe
-from .requirements import acme_requirements, read_installed, third_party_requirements
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
-__all__ = ["Version", "VersionError", "prepare_version"]
+from . import REPO_DIR, RESULTS_DIR, BenchError
 
-API_ROOT = "acme-api"
-
-
-class VersionError(RuntimeError):
-    """A version spec is malformed, or its venv could not be built."""
+UV = shutil.which("uv", path=str(Path(sys.executable).parent)) or "uv"
 
 
 @dataclass(frozen=True, slots=True)
 class Version:
-    """A version ready to run: its label and the ``bin`` directory of its venv."""
+    """A version ready to run: its spec, what it is, and its venv's ``bin`` directory."""
 
     spec: str
     description: str
     bin_dir: Path
 
 
-def _uv() -> str:
-    beside = Path(sys.executable).parent / "uv"
-    found = str(beside) if beside.exists() else shutil.which("uv")
-    if not found:
-        raise VersionError("uv is needed to build version venvs (it is in the bench env)")
-    return found
+def git_describe(ref: str = "HEAD") -> str:
+    """``<short sha> (<subject>)``, with ``+ uncommitted changes`` when the tree is dirty."""
+
+    def git(*args: str) -> str:
+        command = ["git", "-C", str(REPO_DIR), *args]
+        return subprocess.run(command, capture_output=True, text=True, check=False).stdout.strip()
+
+    described = git("log", "-1", "--format=%h (%s)", ref) or "unknown"
+    dirty = ref == "HEAD" and git("status", "--porcelain", "--untracked-files=no")
+    return described + (" + uncommitted changes" if dirty else "")
 
 
-def _run(command: list[str], *, what: str, cwd: Path | None = None) -> str:
-    completed = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
-    if completed.returncode != 0:
-        output = (completed.stdout + completed.stderr).strip().splitlines()
-        raise VersionError(f"{what} failed:\n" + "\n".join(output[-20:]))
-    return completed.stdout
+def requirements(site_packages: Path, root: str = "acme-api") -> tuple[list[str], list[str]]:
+    """What the acme dists in ``site_packages`` need, from ``root`` down: the acme
+    requirements not installed there, and every third-party requirement (markers
+    evaluated with the extras asked of each dist, then dropped)."""
+    installed = {canonicalize_name(d.name): d for d in distributions(path=[str(site_packages)])}
+    extras: dict[str, set[str]] = {}
+    acme: set[str] = set()
+    third_party: set[str] = set()
+    pending = [Requirement(root)]
+    while pending:
+        requirement = pending.pop()
+        name = canonicalize_name(requirement.name)
+        if not name.startswith("acme-") or name not in installed:
+            (acme if name.startswith("acme-") else third_party).add(str(requirement))
+        elif name not in extras or not set(requirement.extras) <= extras[name]:
+            asked = extras.setdefault(name, set()) | set(requirement.extras)
+            extras[name] = asked
+            for child in map(Requirement, installed[name].requires or ()):
+                marker, child.marker = child.marker, None
+                if marker is None or any(marker.evaluate({"extra": e}) for e in ("", *asked)):
+                    pending.append(child)
+    return sorted(acme), sorted(third_party)
 
 
-def _git(*args: str) -> str:
-    return _run(["git", "-C", str(REPO_DIR), *args], what=f"git {' '.join(args)}").strip()
+def _run(*command: str | Path) -> str:
+    done = subprocess.run([str(c) for c in command], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        output = (done.stdout + done.stderr).strip().splitlines()
+        raise BenchError(f"{' '.join(map(str, command[:3]))} failed:\n" + "\n".join(output[-20:]))
+    return done.stdout.strip()
 
 
-def _site_packages(venv: Path) -> Path:
-    found = sorted(venv.glob("lib/python3*/site-packages"))
-    if not found:
-        raise VersionError(f"{venv} has no site-packages")
-    return found[0]
+def _install(venv: Path, acme: list[str], *, index_url: str = "", lock: Path | None = None) -> None:
+    """A new venv: ``lock`` (hashes checked), the ``acme`` wheels or requirements with
+    ``--no-deps`` (from ``index_url`` only, following the pins), then the third-party
+    requirements they declare; checked with ``uv pip check``."""
+    shutil.rmtree(venv, ignore_errors=True)
+    _run(UV, "venv", "--quiet", "--python", sys.executable, venv)
+    python = ("--python", str(venv / "bin" / "python"))
+    site = next(venv.glob("lib/python3*/site-packages"))
+    if lock is not None and lock.exists():
+        _run(UV, "pip", "install", "--quiet", *python, "--require-hashes", "-r", lock)
+    index = ["--index-url", index_url] if index_url else []
+    while acme:
+        _run(UV, "pip", "install", "--quiet", *python, "--no-deps", *index, *acme)
+        acme = requirements(site)[0] if index_url else []
+    missing, third_party = requirements(site)
+    if missing:
+        raise BenchError(f"acme requirements not among the wheels: {', '.join(missing)}")
+    if third_party:
+        _run(UV, "pip", "install", "--quiet", *python, *third_party)
+    _run(UV, "pip", "check", *python)
 
 
-def _new_venv(venv: Path) -> None:
-    if venv.exists():
-        shutil.rmtree(venv)
-    _run([_uv(), "venv", "--quiet", "--python", sys.executable, str(venv)], what="uv venv")
-
-
-def _pip(venv: Path, *args: str, what: str) -> None:
-    _run(
-        [_uv(), "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), *args],
-        what=what,
-    )
-
-
-def _finish(venv: Path) -> None:
-    """Install whatever third-party requirement is still missing, then check the venv."""
-    installed = read_installed(_site_packages(venv))
-    needed = third_party_requirements([API_ROOT], installed)
-    if needed:
-        _pip(venv, *needed, what="installing third-party requirements")
-    _run(
-        [_uv(), "pip", "check", "--python", str(venv / "bin" / "python")],
-        what="checking the venv's requirements",
-    )
-    (venv / ".acme-bench-ready").write_text("ok\n")
-
-
-def _build_wheels(source: Path, out: Path) -> list[Path]:
-    projects = sorted(p.parent for p in source.glob("packages/*/pyproject.toml"))
-    projects.append(source / "services" / "api")
-    for project in projects:
-        _run(
-            [_uv(), "build", "--wheel", "--quiet", "--out-dir", str(out), str(project)],
-            what=f"building {project.name}",
-        )
-    return sorted(out.glob("*.whl"))
-
-
-def _from_git(ref: str, venv: Path) -> str:
-    sha = _git("rev-parse", "--verify", f"{ref}^{{commit}}")
+def _from_git(sha: str, venv: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="acme-bench-src-") as tmp:
         source, wheels = Path(tmp) / "src", Path(tmp) / "wheels"
-        source.mkdir()
-        archive = Path(tmp) / "src.tar"
-        _run(
-            ["git", "-C", str(REPO_DIR), "archive", "--format=tar", "-o", str(archive), sha],
-            what=f"git archive {ref}",
-        )
-        with tarfile.open(archive) as tar:
+        _run("git", "-C", REPO_DIR, "archive", "--format=tar", "-o", f"{tmp}/src.tar", sha)
+        with tarfile.open(f"{tmp}/src.tar") as tar:
             tar.extractall(source, filter="data")
-        built = _build_wheels(source, wheels)
-        _new_venv(venv)
-        lock = source / "services" / "api" / "requirements.lock"
-        if lock.exists():
-            _pip(venv, "--require-hashes", "-r", str(lock), what="installing the locked set")
-        _pip(venv, "--no-deps", *map(str, built), what="installing the acme wheels")
-        _finish(venv)
-    return git_describe(sha)
-
-
-def _from_wheels(directory: Path, venv: Path) -> str:
-    wheels = sorted(directory.glob("acme_*.whl"))
-    if not wheels:
-        raise VersionError(f"no acme wheels in {directory}")
-    _new_venv(venv)
-    _pip(venv, "--no-deps", *map(str, wheels), what="installing the acme wheels")
-    _finish(venv)
-    return ", ".join(w.name for w in wheels)
-
-
-def _from_index(requirement: str, url: str, venv: Path) -> str:
-    _new_venv(venv)
-    pending = requirement.split()
-    while pending:
-        _pip(
-            venv,
-            "--no-deps",
-            "--index-url",
-            url,
-            *pending,
-            what=f"installing {' '.join(pending)} from {url}",
-        )
-        pending = acme_requirements([API_ROOT], read_installed(_site_packages(venv)))
-    _finish(venv)
-    installed = read_installed(_site_packages(venv))
-    return ", ".join(
-        f"{d.name}=={d.version}" for n, d in sorted(installed.items()) if n.startswith("acme-")
-    )
-
-
-def _cache_key(spec: str) -> str:
-    if spec.startswith("git:"):
-        spec = "git:" + _git("rev-parse", "--verify", f"{spec[4:]}^{{commit}}")
-    return hashlib.sha256(spec.encode()).hexdigest()[:16]
+        for project in [*sorted(source.glob("packages/*")), source / "services" / "api"]:
+            _run(UV, "build", "--wheel", "--quiet", "--out-dir", wheels, project)
+        built = [str(wheel) for wheel in sorted(wheels.glob("*.whl"))]
+        _install(venv, built, lock=source / "services" / "api" / "requirements.lock")
 
 
 def prepare_version(spec: str, *, rebuild: bool = False) -> Version:
-    """Install a version into its venv (reused when already built) and return it.
-
-    Raises:
-        VersionError: the spec is malformed or the install failed.
-    """
+    """Install a version into its venv (a git commit's is reused once built) and return it;
+    BenchError when the spec is malformed or the install failed."""
     if spec == "tree":
         return Version(spec, f"working tree: {git_describe()}", Path(sys.executable).parent)
     kind, _, value = spec.partition(":")
-    if kind not in {"git", "wheels", "index"} or not value:
-        raise VersionError(
-            f"not a version spec: {spec!r} (use tree, git:REF, wheels:DIR or index:REQ@URL)"
-        )
-    venv = RESULTS_DIR / ".venvs" / _cache_key(spec)
-    description_file = venv / ".acme-bench-description"
-    if not rebuild and (venv / ".acme-bench-ready").exists() and kind == "git":
-        return Version(spec, description_file.read_text().strip(), venv / "bin")
+    requirement, _, url = value.partition("@")
+    if kind not in {"git", "wheels", "index"} or not value or (kind == "index" and not url):
+        raise BenchError(f"not a version spec: {spec!r} (tree, git:REF, wheels:DIR, index:REQ@URL)")
+    key = f"{kind}:{value}"
+    if kind == "git":
+        key = "git:" + _run("git", "-C", REPO_DIR, "rev-parse", "--verify", f"{value}^{{commit}}")
+    venv = RESULTS_DIR / ".venvs" / hashlib.sha256(key.encode()).hexdigest()[:16]
+    described = venv / ".acme-bench-description"
+    if kind == "git" and not rebuild and described.exists():
+        return Version(spec, described.read_text().strip(), venv / "bin")
     print(f"building a venv for {spec} in {venv}")
     if kind == "git":
-        description = f"git {value}: {_from_git(value, venv)}"
+        _from_git(key[4:], venv)
+        description = f"git {value}: {git_describe(key[4:])}"
     elif kind == "wheels":
-        description = f"wheels: {_from_wheels(Path(value), venv)}"
+        wheels = sorted(Path(value).glob("acme_*.whl"))
+        _install(venv, [str(wheel) for wheel in wheels])
+        description = f"wheels: {', '.join(wheel.name for wheel in wheels)}"
     else:
-        requirement, at, url = value.partition("@")
-        if not at or not requirement or not url:
-            raise VersionError(f"index spec needs REQ@URL, e.g. index:acme-api==1.2.0@URL: {spec}")
-        description = f"index {url}: {_from_index(requirement, url, venv)}"
-    description_file.write_text(description + "\n")
+        _install(venv, requirement.split(), index_url=url)
+        description = f"index {url}: {requirement} and the acme wheels it pins"
+    described.write_text(description + "\n")
     return Version(spec, description, venv / "bin")

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from acme_bench.cli import build_parser, main
-from acme_bench.parsing import parse_duration
+from acme_bench.cli import build_parser, main, parse_duration
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

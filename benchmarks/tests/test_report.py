@@ -16,19 +16,16 @@ from acme_bench.report import (
     verdict,
     write_report,
 )
-from acme_bench.stats import Latency, ProcessUsage, RunResult, Usage
+from acme_bench.stats import RunResult, figures
 
 
-def run(target: str, round_: int, rps: float, p99: float, others_s: float = 15.0) -> RunResult:
+def run(target: str, round_: int, rps: float, p99: float) -> RunResult:
     # 10 s of server CPU whatever the throughput: a slower run costs more per request.
-    usage = Usage(
-        wall_seconds=20.0,
-        server=(ProcessUsage(2, "worker", 10.0, 100 * 2**20),),
-        loadgen=(ProcessUsage(0, "loadgen", 5.0, 50 * 2**20),),
-        system_busy_seconds=15.0 + others_s,
-    )
-    latency = Latency(int(rps * 20), 0, rps, p99 / 3, p99 / 2, p99, p99 / 3)
-    return RunResult("seed", target, round_, "locust", 32, 1, 20.0, latency, usage)
+    latency = {"requests": rps * 20, "failures": 0, "rps": rps, "p50_ms": p99 / 3}
+    latency |= {"p95_ms": p99 / 2, "p99_ms": p99}
+    usage = {"server": 10.0, "proxy": 0.0, "loadgen": 5.0, "postgres": 0.0, "others": 15.0}
+    usage |= {"wall": 20.0, "peak_worker_rss_mb": 100.0}
+    return RunResult(target, round_, figures(latency, usage))
 
 
 def test_report_has_the_targets_the_medians_and_the_ratios(tmp_path: Path) -> None:
@@ -66,8 +63,7 @@ def test_report_has_the_targets_the_medians_and_the_ratios(tmp_path: Path) -> No
     summary = json.loads(summary_path.read_text())
     experiment = summary["experiments"]["seed"]
     assert experiment["reference"] == "floor"
-    assert experiment["ratios"]["api"]["rps"] == 0.675
-    assert experiment["ratios"]["api"]["p99_ms"] == pytest.approx(2.05)  # 18/9 and 21/10
+    assert experiment["intervals"]["api"]["p99_ms"]["median"] == pytest.approx(2.05)  # 18/9, 21/10
     assert experiment["intervals"]["api"]["rps"] == {
         "median": 0.675,
         "low": 0.65,
@@ -77,27 +73,19 @@ def test_report_has_the_targets_the_medians_and_the_ratios(tmp_path: Path) -> No
     }
     assert experiment["noise"]["api"] == {"others_cpu_pct_median": 75.0, "others_cpu_pct_max": 75.0}
     assert len(experiment["runs"]) == 4
+    assert experiment["runs"][0]["metrics"]["rps"] == 1000.0
     assert summary["targets"][0]["passed"] is True
 
 
 def test_missing_figures_are_null_in_json_and_na_in_markdown(tmp_path: Path) -> None:
-    empty = RunResult(
-        "seed",
-        "api",
-        1,
-        "locust",
-        32,
-        1,
-        20.0,
-        Latency(0, 0, 0.0, float("nan"), float("nan"), float("nan"), float("nan")),
-        Usage(wall_seconds=20.0),
-    )
-    section = Section(name="seed", title="Nothing answered", description="", results=[empty])
+    empty = run("api", 1, 0.0, float("nan"))
+    section = Section("seed", "Nothing answered", "", [empty], "api")
     summary_path, markdown_path = write_report(
-        tmp_path, title="t", meta={}, checks=[], sections=[section], chart=None
+        tmp_path, title="t", meta={}, checks=[], sections=[section]
     )
     run_json = json.loads(summary_path.read_text())["experiments"]["seed"]["runs"][0]
-    assert run_json["latency"]["p99_ms"] is None
+    assert run_json["metrics"]["p99_ms"] is None
+    assert run_json["metrics"]["server_cpu_ms_per_req"] is None  # no requests: no cost per one
     assert "| api | 0 | n/a | n/a | n/a |" in markdown_path.read_text()
 
 
@@ -114,7 +102,7 @@ def rounds(slowdown: float, *, jitter: float = 0.02) -> Section:
             run("A", round_, 1000.0 * speed, 20.0),
             run("B", round_, 1000.0 * speed * wobble / (1 + slowdown), 20.0),
         ]
-    return Section(name="compare", title="B against A", description="", results=results)
+    return Section("compare", "B against A", "", results, "A")
 
 
 def test_a_build_against_itself_passes_through_the_drift() -> None:
@@ -126,7 +114,7 @@ def test_a_build_against_itself_passes_through_the_drift() -> None:
 
 
 def test_a_comparison_with_no_paired_rounds_does_not_pass() -> None:
-    only_a = Section(name="compare", title="t", description="", results=[run("A", 1, 900.0, 20.0)])
+    only_a = Section("compare", "t", "", [run("A", 1, 900.0, 20.0)], "A")
     assert judge_section(only_a, threshold=0.05) == []
     assert not passes([])
     assert verdict([]) == "FAIL"
@@ -157,7 +145,7 @@ def test_the_verdict_is_in_the_report_and_the_summary(tmp_path: Path) -> None:
     judgements = judge_section(section, threshold=0.05)
     checks = threshold_checks(judgements, threshold=0.05)
     summary_path, markdown_path = write_report(
-        tmp_path, title="t", meta={}, checks=checks, sections=[section], chart=None
+        tmp_path, title="t", meta={}, checks=checks, sections=[section]
     )
     markdown = markdown_path.read_text()
     # rounds alternate 0.98/1.2 and 1.02/1.2: three of one, two of the other

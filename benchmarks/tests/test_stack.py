@@ -1,12 +1,11 @@
-"""Rendering the production nginx template for a benchmark run."""
+"""Rendering the production nginx template with the values the runner's stacks use."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
-
-from acme_bench.stack import EDGE_TEMPLATE, StackError, render_edge
+from stackkit import EDGE_TEMPLATE, StackError, render_edge
 
 VALUES = {
     "ACME_NGINX_LISTEN": "127.0.0.1:9001",

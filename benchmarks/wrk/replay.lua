@@ -1,4 +1,4 @@
--- wrk script of the benchmark runner (benchmarks/acme_bench/wrk.py).
+-- wrk script of the benchmark runner (benchmarks/acme_bench/drivers.py).
 --
 --   wrk ... -s replay.lua URL -- TOKENS_FILE REQUESTS_FILE
 --
@@ -9,7 +9,9 @@
 -- where TOKEN_INDEX counts from 0 ("-" sends no Authorization header).
 -- Every request is formatted once in init(); each thread then replays the
 -- list from its own offset, so a request costs wrk almost nothing.
--- done() prints one machine-readable line: ACME_BENCH_WRK {json}.
+-- done() prints one machine-readable line, ACME_BENCH_WRK {json}: wrk's own summary
+-- in the runner's units (requests/s, milliseconds; failures are socket errors and
+-- statuses other than 2xx and 3xx).
 
 local requests = {}
 local count = 0
@@ -72,9 +74,9 @@ end
 function done(summary, latency, requests_)
   local e = summary.errors
   io.write(string.format(
-    'ACME_BENCH_WRK {"requests":%d,"errors":%d,"non2xx":%d,"duration_us":%d,'
-      .. '"mean_us":%.1f,"max_us":%d,"p50_us":%d,"p95_us":%d,"p99_us":%d}\n',
-    summary.requests, e.connect + e.read + e.write + e.timeout, e.status, summary.duration,
-    latency.mean, latency.max, latency:percentile(50), latency:percentile(95),
-    latency:percentile(99)))
+    'ACME_BENCH_WRK {"requests":%d,"failures":%d,"rps":%.3f,'
+      .. '"p50_ms":%.3f,"p95_ms":%.3f,"p99_ms":%.3f}\n',
+    summary.requests, e.connect + e.read + e.write + e.timeout + e.status,
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
+    latency:percentile(95) / 1000, latency:percentile(99) / 1000))
 end

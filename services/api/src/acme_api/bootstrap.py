@@ -8,7 +8,9 @@ shutdown. Nothing here runs at import time.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -17,6 +19,7 @@ from acme.accounts import interface as accounts
 from acme.accounts import item_counts
 from acme.accounts.dependencies import AccountsDependencies
 from acme.accounts.dependencies import setup as setup_accounts
+from acme.accounts.models import Account
 from acme.core.config import ConfigError
 from acme.core.errors import Invalid
 from acme.core.logging import register_secret
@@ -46,10 +49,18 @@ logger = logging.getLogger(__name__)
 DEV_KEY_FILE = Path(".acme") / "jwt-keys.json"
 """Where development keeps its generated signing key (relative to the working directory)."""
 
+Authenticator = Callable[[str], Awaitable[Account]]
+"""Turns an access token into the signed-in account (raising what ``authenticate`` raises)."""
+
 
 @dataclass
 class Container:
-    """The adapters one process uses, built once from settings."""
+    """The adapters one process uses, built once from settings.
+
+    ``authenticator`` is what the current-account dependency calls:
+    ``acme.accounts.interface.authenticate`` on this container's accounts
+    dependencies, unless ``create_app(authenticator=...)`` puts another in.
+    """
 
     settings: Settings
     database: Database
@@ -63,6 +74,10 @@ class Container:
     draining: bool = field(default=False)
     tracing: Tracing | None = None
     pipeline: PipelineMetrics | None = None
+    authenticator: Authenticator = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.authenticator = partial(accounts.authenticate, self.accounts)
 
     @property
     def cookie_names(self) -> CookieNames:
@@ -192,6 +207,7 @@ async def build(
     consume: bool = True,
     tracing: Tracing | None = None,
     pipeline: PipelineMetrics | None = None,
+    authenticator: Authenticator | None = None,
 ) -> Container:
     """Build every adapter the API needs and start the message bus.
 
@@ -206,6 +222,7 @@ async def build(
         pipeline: The event pipeline's metrics: the relay and the consumers
             see the bus through them, and their sampler runs until
             :meth:`Container.aclose` (:mod:`acme_api.pipeline_metrics`).
+        authenticator: Replaces the container's authenticator (see :class:`Container`).
 
     Raises:
         ConfigError: the signing keys are missing or unusable.
@@ -246,7 +263,7 @@ async def build(
         headers={"User-Agent": "acme-api"},
     )
     provider = build_provider(settings, http)
-    return Container(
+    container = Container(
         settings=settings,
         database=database,
         keys=keys,
@@ -273,3 +290,6 @@ async def build(
             cursors=CursorSigner(keys.derived_secrets("items page cursors")),
         ),
     )
+    if authenticator is not None:
+        container.authenticator = authenticator
+    return container

@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
 
-from acme.accounts import interface as accounts
 from acme.accounts.dependencies import AccountsDependencies
 from acme.accounts.models import Account
 from acme.core.errors import Unauthenticated
@@ -81,7 +80,7 @@ class BearerAccount(HTTPBearer):
             scheme, _, token = authorization.partition(" ")
             if scheme.lower() != "bearer" or not token:
                 raise InvalidToken("the Authorization header must be 'Bearer <access token>'")
-            return await accounts.authenticate(container.accounts, token)
+            return await container.authenticator(token)
         names = container.cookie_names
         cookie_token = request.cookies.get(names.access)
         if not cookie_token:
@@ -90,7 +89,7 @@ class BearerAccount(HTTPBearer):
                 code="unauthenticated",
                 extra={"www_authenticate": bearer_challenge()},
             )
-        account = await accounts.authenticate(container.accounts, cookie_token)
+        account = await container.authenticator(cookie_token)
         check_csrf(request, names)
         return account
 

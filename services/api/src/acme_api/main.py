@@ -42,6 +42,7 @@ def create_app(
     *,
     configure_logs: bool = True,
     tracing: Tracing | None = None,
+    authenticator: bootstrap.Authenticator | None = None,
 ) -> FastAPI:
     """Build the ASGI app. Adapters are created by the lifespan, not here.
 
@@ -49,6 +50,8 @@ def create_app(
         settings: Ready settings (tests); loaded from the environment otherwise.
         configure_logs: Install acme's log handler (off in tests, which capture logs).
         tracing: Ready tracing (tests); from the ``OTEL_*`` variables otherwise.
+        authenticator: Replaces the container's authenticator (the benchmarks'
+            variant without authentication); ``None`` keeps the real one.
 
     Raises:
         ConfigError: the environment does not describe a usable configuration.
@@ -62,7 +65,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         container = await bootstrap.build(
-            settings, tracing=tracing, pipeline=_pipeline_metrics(app, settings)
+            settings,
+            tracing=tracing,
+            pipeline=_pipeline_metrics(app, settings),
+            authenticator=authenticator,
         )
         app.state.container = container
         listener = None

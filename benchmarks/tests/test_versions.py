@@ -1,10 +1,10 @@
-"""Working out what a set of acme wheels needs from the public index."""
+"""Working out what a set of installed acme dists needs from the public index."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from acme_bench.requirements import acme_requirements, read_installed, third_party_requirements
+from acme_bench.versions import requirements
 
 
 def dist(site: Path, name: str, version: str, *requires: str) -> None:
@@ -33,21 +33,20 @@ def test_extras_asked_by_the_api_pull_in_their_requirements(tmp_path: Path) -> N
         "aiosqlite>=0.20; extra == 'sqlite'",
         "tomli; python_version < '3.0'",
     )
-    installed = read_installed(tmp_path)
-    assert installed["acme-api"].version == "1.2.0"
-    # acme-items is pinned by the API but not installed yet: fetch it from the same place
-    assert acme_requirements(["acme-api"], installed) == ["acme-items==1.0.0"]
+    # acme-items is pinned by the API but not installed yet: it comes from the same place
+    assert requirements(tmp_path)[0] == ["acme-items==1.0.0"]
 
     dist(tmp_path, "acme-items", "1.0.0", "acme-core<2,>=1.0", "orjson>=3")
-    installed = read_installed(tmp_path)
-    assert acme_requirements(["acme-api"], installed) == []
-    assert third_party_requirements(["acme-api"], installed) == [
-        "asyncpg>=0.29",  # the postgres extra the API asked for
-        "fastapi<1,>=0.115",
-        "orjson>=3",
-        "sqlalchemy>=2",
-    ]  # not aiosqlite (extra not asked), not tomli (marker false)
+    assert requirements(tmp_path) == (
+        [],
+        [
+            "asyncpg>=0.29",  # the postgres extra the API asked for
+            "fastapi<1,>=0.115",
+            "orjson>=3",
+            "sqlalchemy>=2",
+        ],
+    )  # not aiosqlite (extra not asked), not tomli (marker false)
 
 
-def test_nothing_installed_needs_nothing(tmp_path: Path) -> None:
-    assert third_party_requirements(["acme-api"], read_installed(tmp_path)) == []
+def test_without_the_api_the_api_is_what_is_missing(tmp_path: Path) -> None:
+    assert requirements(tmp_path) == (["acme-api"], [])
