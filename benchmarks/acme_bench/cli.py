@@ -10,9 +10,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-# Over two rounds the interval is just the two values and their mean the
-# median; three is the fewest where the median and the spread differ.
-MIN_JUDGED_ROUNDS = 3
+# The fewest rounds whose per-round ratios give a 95 % interval of their median.
+MIN_JUDGED_ROUNDS = 6
+# What --fail-above runs unless told otherwise (benchmarks/README.md, "Reading the figures").
+VERDICT = {"--rounds": ("rounds", 12), "--duration": ("duration", 3.0), "--warmup": ("warmup", 2.0)}
 _DURATION = re.compile(r"^\s*(?:(\d+)h)?\s*(?:(\d+)m(?!s))?\s*(?:(\d+(?:\.\d+)?)s?)?\s*$")
 
 
@@ -64,7 +65,8 @@ FAIL_ABOVE = (
     "exit 1 when B regressed by more than PCT (e.g. 5%%) on requests/s (B/A lower is worse: "
     "regression when the whole 95 %% interval of B/A is below 1 - PCT) or on server CPU per "
     "request (higher is worse: the whole interval above 1 + PCT); exit 0 otherwise, 2 on bad "
-    f"arguments; needs --rounds of at least {MIN_JUDGED_ROUNDS}"
+    f"arguments; needs --rounds of at least {MIN_JUDGED_ROUNDS}; runs 12 rounds of 3s (warm-up 2s)"
+    " unless told otherwise, a fresh server process every 4 rounds"
 )
 ENV_B = "NAME=VALUE for B's server only (repeat; OTEL_TRACES_EXPORTER=otlp prices tracing)"
 ADMIN_URL = "PostgreSQL URL for the benchmark databases (default: ACME_BENCH_ADMIN_URL or local)"
@@ -171,6 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    given = {word.partition("=")[0] for word in (sys.argv[1:] if argv is None else argv)}
+    for flag, (name, value) in VERDICT.items():
+        if getattr(args, "fail_above", None) is not None and flag not in given:
+            setattr(args, name, value)
     if getattr(args, "fail_above", None) is not None and args.rounds < MIN_JUDGED_ROUNDS:
         parser.error(
             f"--fail-above needs --rounds {MIN_JUDGED_ROUNDS} or more: fewer rounds give "

@@ -108,7 +108,8 @@ def snapshot(*, server: int | None, proxy: int | None, database: str, loadgen: i
         "postgres": postgres,
     }
     times = psutil.cpu_times()
-    busy = times.user + times.nice + times.system + times.irq + times.softirq
+    # steal: time the hypervisor gave to other machines while this one had work to run
+    busy = times.user + times.nice + times.system + times.irq + times.softirq + times.steal
     peak = max((_peak_rss_mb(p) for p in servers[1:]), default=0.0)  # the workers
     return Snapshot(time.monotonic(), {r: cpu_seconds(p) for r, p in roles.items()}, busy, peak)
 

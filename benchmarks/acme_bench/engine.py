@@ -90,8 +90,10 @@ def serve(
 @dataclass(frozen=True)
 class Experiment:
     """One comparison: a load, a driver, the targets (the first is the reference, "A").
-    ``keep_up=False`` starts each target for its own measurement, warmed up each time:
-    for targets whose workers' pools together would take too many connections."""
+    ``restart_every`` rounds every target gets a fresh process (and warm-up), so what a
+    long-lived process happens to be (its memory layout, where it runs) does not favour
+    one target all along; ``keep_up=False`` starts each target for its own measurement
+    only, for targets whose workers' pools together would take too many connections."""
 
     name: str
     title: str
@@ -103,6 +105,7 @@ class Experiment:
     workers: int = 1
     description: str = ""
     keep_up: bool = True
+    restart_every: int = 0
 
 
 def settle(stacks: Iterable[Stack], *, idle_percent: float = 5.0, limit_s: float = 90.0) -> float:
@@ -134,23 +137,30 @@ def run_experiment(e: Experiment, run_dir: Path, env: Mapping[str, str]) -> list
     """Start the targets, run the interleaved rounds, stop them; one result per run.
     Before each measurement the runner waits for every running stack to go idle."""
     results: list[RunResult] = []
+    warm: list[Stack] = []
 
     def start(target: AppTarget, within: ExitStack) -> Stack:
         return within.enter_context(serve(target, target.workers or e.workers, env, run_dir))
 
     with ExitStack() as running:
-        stacks = {t.name: start(t, running) for t in e.targets if e.keep_up}
+        stacks: dict[str, Stack] = {}
         for round_ in range(1, e.rounds + 1):
+            every = e.restart_every or e.rounds
+            if e.keep_up and (round_ - 1) % every == 0:
+                running.close()  # a fresh process for every target: see Experiment
+                stacks = {t.name: start(t, running) for t in e.targets}
             for target in e.targets[:: 1 if round_ % 2 else -1]:
                 with ExitStack() as this_run:
+                    fresh = target.name not in stacks or stacks[target.name] not in warm
                     stack = stacks.get(target.name) or start(target, this_run)
                     waited = settle(stacks.values() or [stack])
                     if waited >= 2:
                         print(f"  (waited {waited:.0f}s for the servers to finish queued work)")
                     out = run_dir / e.name / f"{target.name}_r{round_}"
-                    if e.warmup_s > 0 and (round_ == 1 or not e.keep_up):
+                    if e.warmup_s > 0 and fresh:
                         warmup = replace(e.load, duration_s=e.warmup_s)
                         _drive(e, target, stack, warmup, out.parent / "warmup" / out.name)
+                        warm.append(stack)
                     m = figures(*_drive(e, target, stack, e.load, out))
                 results.append(RunResult(target.name, round_, m))
                 print(

@@ -150,6 +150,7 @@ def server_env(database: BenchDatabase, *, keys: str) -> dict[str, str]:
         "ACME_OIDC_CLIENT_ID": "acme-bench",
         "ACME_OIDC_CLIENT_SECRET": secrets.token_urlsafe(24),
         "ACME_LOG_LEVEL": "INFO",
+        "PYTHONHASHSEED": "0",  # every server process hashes alike: one less per-process draw
     }
 
 

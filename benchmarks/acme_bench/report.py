@@ -62,7 +62,7 @@ class Section:
     def intervals(self) -> dict[str, dict[str, Interval]]:
         """For each other target, each ratio's median over the rounds and its interval."""
         others, ratios = [t for t in self.targets if t != self.reference], stats.paired_ratios
-        interval = stats.bootstrap_interval
+        interval = stats.median_interval
         return {
             t: {m: interval(ratios(self.results, m, t, self.reference)) for m in RATIO_METRICS}
             for t in others
@@ -127,8 +127,8 @@ def _tables(section: Section) -> list[str]:
     if intervals := section.intervals():
         lines.append(
             f"\nB/A ratios to `{section.reference}`: the median of the per-round ratios (rounds "
-            "interleaved) [its 95 % percentile bootstrap interval], and others' CPU % "
-            "(median, max) over the runs compared:\n"
+            "interleaved) [its confidence interval: 95 % or more from 6 rounds, the range below"
+            " (benchmarks/README.md)], and others' CPU % (median, max) over the runs compared:\n"
         )
         lines.append("| target | " + " | ".join(RATIO_METRICS) + " | others' CPU % |")
         lines.append("|---" * (len(RATIO_METRICS) + 2) + "|")
@@ -157,8 +157,8 @@ def _markdown(
         lines += [", ".join(f"{k}: {v}" for k, v in s.settings.items()), "", *_tables(s)]
     lines.append(
         "\nFigures are medians over rounds. CPU percentages are of one core (200 % = the machine)."
-        " \"others' CPU\" is the machine's busy time nobody in the benchmark accounts for: the"
-        " noise in the figures.\n"
+        " \"others' CPU\" is the machine's busy time nobody in the benchmark accounts for, the"
+        " hypervisor's steal included: the noise in the figures.\n"
     )
     return "\n".join(lines)
 

@@ -1,5 +1,5 @@
-"""The arithmetic over rounds: a run's figures, medians, per-round B/A ratios, their
-bootstrap intervals and the regression verdict.
+"""The arithmetic over rounds: a run's figures, medians, per-round B/A ratios, the
+confidence interval of their median and the regression verdict.
 
 Pure standard library: the unit tests import it without the benchmark extras.
 """
@@ -7,7 +7,6 @@ Pure standard library: the unit tests import it without the benchmark extras.
 from __future__ import annotations
 
 import math
-import random
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -90,8 +89,8 @@ def medians_by_target(results: Iterable[RunResult]) -> dict[str, dict[str, float
 
 @dataclass(frozen=True, slots=True)
 class Interval:
-    """The median of per-round figures and a confidence interval around it (``low`` and
-    ``high`` NaN below two rounds: one round is a point, not an interval)."""
+    """The median of per-round figures and a confidence interval around it, ``confidence``
+    its coverage (``low`` and ``high`` NaN below two rounds: one round is a point)."""
 
     median: float
     low: float
@@ -100,24 +99,28 @@ class Interval:
     confidence: float
 
 
-def bootstrap_interval(
-    values: Iterable[float], *, confidence: float = 0.95, resamples: int = 4000, seed: int = 17
-) -> Interval:
-    """The percentile bootstrap interval of the median of ``values`` (NaNs left out).
+def median_interval(values: Iterable[float], *, confidence: float = 0.95) -> Interval:
+    """The median of ``values`` (NaNs left out) and its distribution-free confidence interval.
 
-    Resamples the rounds with replacement ``resamples`` times and takes the
-    median of each; the interval is the middle ``confidence`` of those medians.
-    The fixed ``seed`` makes the same rounds give the same interval. With few
-    rounds the interval is close to their range: three rounds cannot claim more.
+    The interval runs from the k-th smallest to the k-th largest value, k as large as
+    the binomial distribution allows: the true median lies below the k-th smallest of
+    n values with probability P(Bin(n, 1/2) < k), whatever the values' distribution
+    (the sign test's interval). No resampling, no seed, and ``confidence`` is its
+    exact coverage: 96 % for 9 rounds, k = 2; 96 % for 12, k = 3; 96 % for 15, k = 4;
+    below 6 rounds no interval reaches 95 % and the range is given (75 % for 3).
     """
-    data = [v for v in values if not math.isnan(v)]
-    if len(data) < 2:
-        return Interval(median(data), NAN, NAN, len(data), confidence)
-    draw = random.Random(seed).choices
-    medians = sorted(statistics.median(draw(data, k=len(data))) for _ in range(resamples))
-    tail = (1.0 - confidence) / 2.0
-    low, high = medians[round(tail * (resamples - 1))], medians[round((1 - tail) * (resamples - 1))]
-    return Interval(statistics.median(data), low, high, len(data), confidence)
+    data = sorted(v for v in values if not math.isnan(v))
+    n = len(data)
+    if n < 2:
+        return Interval(median(data), NAN, NAN, n, NAN)
+
+    def outside(k: int) -> float:  # P(the true median is below the k-th smallest of n)
+        return sum(math.comb(n, i) for i in range(k)) / (1 << n)
+
+    k = 1
+    while k < n // 2 and 2 * outside(k + 1) <= 1 - confidence:
+        k += 1
+    return Interval(median(data), data[k - 1], data[n - k], n, 1 - 2 * outside(k))
 
 
 @dataclass(frozen=True, slots=True)

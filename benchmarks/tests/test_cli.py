@@ -118,7 +118,7 @@ def test_fail_above_takes_a_percentage(given: str, fraction: float) -> None:
         (["--fail-above", "five"], "not a percentage"),
         (["--fail-above", "0%"], "between 0 and 100"),
         (["--fail-above", "150%"], "between 0 and 100"),
-        (["--fail-above", "5%", "--rounds", "2"], "needs --rounds 3 or more"),
+        (["--fail-above", "5%", "--rounds", "5"], "needs --rounds 6 or more"),
     ],
 )
 def test_bad_thresholds_exit_2_before_anything_runs(
@@ -135,3 +135,24 @@ def test_compare_help_says_which_direction_is_a_regression() -> None:
     assert "requests/s (B/A lower is worse" in text
     assert "server CPU per request (higher is worse" in text
     assert "exit 0 otherwise, 2 on bad arguments" in text
+
+
+def test_fail_above_runs_many_short_rounds_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[argparse.Namespace] = []
+
+    def compare(args: argparse.Namespace, argv: object) -> int:
+        seen.append(args)
+        return 0
+
+    monkeypatch.setattr("acme_bench.commands.cmd_compare", compare)
+    assert main(["compare", "tree", "tree", "--fail-above", "5%"]) == 0
+    assert (seen[0].rounds, seen[0].duration, seen[0].warmup) == (12, 3.0, 2.0)
+    assert (
+        main(["compare", "tree", "tree", "--fail-above", "5%", "--rounds=9", "--duration", "5s"])
+        == 0
+    )
+    assert (seen[1].rounds, seen[1].duration, seen[1].warmup) == (9, 5.0, 2.0)
+    assert main(["compare", "tree", "tree"]) == 0  # no verdict asked: the ordinary defaults
+    assert (seen[2].rounds, seen[2].duration, seen[2].warmup) == (3, 20.0, 5.0)

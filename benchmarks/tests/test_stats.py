@@ -9,10 +9,10 @@ import pytest
 from acme_bench.stats import (
     Interval,
     RunResult,
-    bootstrap_interval,
     figures,
     judge,
     median,
+    median_interval,
     medians_by_target,
     paired_ratios,
     ratio,
@@ -67,30 +67,51 @@ def test_paired_ratios_pair_targets_within_each_round() -> None:
     assert medians["api"]["rps"] == 450.0
 
 
-def test_bootstrap_of_three_rounds_is_their_range_and_reproduces() -> None:
-    # Each value is the median of a resample of 3 with probability 7/27, far
-    # above the 2.5 % tails: three rounds cannot claim a narrower interval.
-    interval = bootstrap_interval([1.1, 0.9, 1.0])
-    assert interval == Interval(1.0, 0.9, 1.1, 3, 0.95)
-    assert bootstrap_interval([1.1, 0.9, 1.0]) == interval
+def test_the_interval_is_the_range_below_six_rounds_with_its_true_coverage() -> None:
+    interval = median_interval([1.1, 0.9, 1.0])
+    assert (interval.median, interval.low, interval.high, interval.rounds) == (1.0, 0.9, 1.1, 3)
+    assert interval.confidence == pytest.approx(0.75)  # 1 - 2 * (1/2)**3
+    assert median_interval([5.0, 1.0, 3.0, 2.0, 4.0]).confidence == pytest.approx(0.9375)
 
 
-def test_bootstrap_of_many_rounds_leaves_one_outlier_outside() -> None:
+@pytest.mark.parametrize(
+    ("rounds", "left_out", "coverage"),
+    [
+        (6, 0, 0.96875),
+        (8, 0, 0.9922),
+        (9, 1, 0.9609),
+        (12, 2, 0.9614),
+        (15, 3, 0.9648),
+        (16, 3, 0.9787),
+        (20, 5, 0.9586),
+    ],
+)
+def test_the_interval_leaves_out_the_most_extreme_rounds_the_binomial_allows(
+    rounds: int, left_out: int, coverage: float
+) -> None:
+    values = [float(v) for v in range(rounds, 0, -1)]  # any order
+    interval = median_interval(values)
+    assert (interval.low, interval.high) == (1.0 + left_out, rounds - left_out)
+    assert interval.confidence == pytest.approx(coverage, abs=1e-4)
+    assert interval.confidence >= 0.95
+    # one fewer left out on each side would also be a 95 % interval, one more would not
+    assert median_interval(values, confidence=0.99).low <= interval.low
+
+
+def test_outliers_past_the_interval_do_not_move_it() -> None:
     rounds = [0.98, 0.99, 1.0, 1.01, 1.02] * 3 + [2.0]
-    interval = bootstrap_interval(rounds)
+    interval = median_interval(rounds)
     assert interval.rounds == 16
-    assert 0.98 <= interval.low <= interval.median <= interval.high < 1.05
-    wider = bootstrap_interval(rounds, confidence=0.999)
-    assert wider.low <= interval.low
-    assert wider.high >= interval.high
+    assert (interval.low, interval.high) == (0.99, 1.02)  # the 4th smallest and largest of 16
+    assert median_interval([*rounds[:-1], 200.0]) == interval
 
 
-def test_bootstrap_needs_two_rounds_for_any_spread() -> None:
-    single = bootstrap_interval([1.2, float("nan")])
+def test_an_interval_needs_two_rounds() -> None:
+    single = median_interval([1.2, float("nan")])
     assert (single.median, single.rounds) == (1.2, 1)
     assert math.isnan(single.low)
     assert math.isnan(single.high)
-    assert math.isnan(bootstrap_interval([]).median)
+    assert math.isnan(median_interval([]).median)
 
 
 def _interval(low: float, high: float) -> Interval:
@@ -123,7 +144,7 @@ def test_judge_calls_a_regression_only_when_the_whole_interval_is_past_the_limit
 
 
 def test_judge_does_not_pass_what_it_cannot_judge() -> None:
-    judgement = judge("rps", bootstrap_interval([0.5]), threshold=0.05)
+    judgement = judge("rps", median_interval([0.5]), threshold=0.05)
     assert (judgement.decided, judgement.regressed, judgement.passed) == (False, False, False)
     assert "cannot judge" in judgement.describe()
 
