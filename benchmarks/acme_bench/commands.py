@@ -213,8 +213,8 @@ def cmd_compare(args: Namespace, argv: Sequence[str] | None) -> int:
             print("B: with " + " ".join(f"{k}={v}" for k, v in settings.items()))
             targets[1] = replace(targets[1], env=settings)
         title = f"{args.scenario}: B ({args.b}) against A ({args.a})"
-        # Judged, every target gets a fresh process every 4 rounds: see "Reading the figures".
-        restart = 0 if args.fail_above is None else 4
+        # Judged, every target gets a fresh process every 3 rounds: see "Reading the figures".
+        restart = 0 if args.fail_above is None else 3
         load, driver = run.load(args.scenario), args.driver
         experiment = run.experiment(
             "compare", title, targets, load, driver=driver, restart_every=restart
