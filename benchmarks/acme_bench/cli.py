@@ -66,7 +66,8 @@ FAIL_ABOVE = (
     "regression when the whole 95 %% interval of B/A is below 1 - PCT) or on server CPU per "
     "request (higher is worse: the whole interval above 1 + PCT); exit 0 otherwise, 2 on bad "
     f"arguments; needs --rounds of at least {MIN_JUDGED_ROUNDS}; runs 12 rounds of 3s (warm-up 2s)"
-    " unless told otherwise, a fresh server process every 4 rounds"
+    " unless told otherwise, a fresh server process every 3 rounds, and as many again when a"
+    " median is past its limit but not its interval"
 )
 ENV_B = "NAME=VALUE for B's server only (repeat; OTEL_TRACES_EXPORTER=otlp prices tracing)"
 ADMIN_URL = "PostgreSQL URL for the benchmark databases (default: ACME_BENCH_ADMIN_URL or local)"

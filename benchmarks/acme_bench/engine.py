@@ -3,14 +3,16 @@
 A target is an ASGI app served as production serves it (``gunicorn -c
 python:acme_api.gunicorn_conf``, optionally behind nginx with the production
 edge configuration), by ``stackkit`` (deploy/stackkit), the launcher the deploy
-tests use too. All targets start first; round 1 measures them in order A, B,
-...; round 2 in reverse; and so on, so drift from other work on the machine
-hits every target alike and a per-round ratio cancels most of it.
+tests use too. All targets start first; the rounds go in pairs, one measuring
+them in order A, B, ..., the other in reverse (at random which comes first), so
+drift from other work on the machine hits every target alike, and a per-round
+ratio cancels most of it.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -90,10 +92,11 @@ def serve(
 @dataclass(frozen=True)
 class Experiment:
     """One comparison: a load, a driver, the targets (the first is the reference, "A").
-    ``restart_every`` rounds every target gets a fresh process (and warm-up), so what a
-    long-lived process happens to be (its memory layout, where it runs) does not favour
-    one target all along; ``keep_up=False`` starts each target for its own measurement
-    only, for targets whose workers' pools together would take too many connections."""
+    ``restart_every`` rounds every target gets a fresh process (and warm-up), started in
+    the other order than the last time, so what a long-lived process happens to be (its
+    memory layout, where it runs) does not favour one target all along; ``keep_up=False``
+    starts each target for its own measurement only, for targets whose workers' pools
+    together would take too many connections."""
 
     name: str
     title: str
@@ -144,12 +147,17 @@ def run_experiment(e: Experiment, run_dir: Path, env: Mapping[str, str]) -> list
 
     with ExitStack() as running:
         stacks: dict[str, Stack] = {}
+        flip = False
         for round_ in range(1, e.rounds + 1):
-            every = e.restart_every or e.rounds
-            if e.keep_up and (round_ - 1) % every == 0:
-                running.close()  # a fresh process for every target: see Experiment
-                stacks = {t.name: start(t, running) for t in e.targets}
-            for target in e.targets[:: 1 if round_ % 2 else -1]:
+            block, first = divmod(round_ - 1, e.restart_every or e.rounds)
+            if e.keep_up and first == 0:  # a fresh process for every target: see Experiment
+                running.close()
+                stacks = {t.name: start(t, running) for t in e.targets[:: -1 if block % 2 else 1]}
+            if (
+                round_ % 2
+            ):  # a pair of rounds runs the targets in both orders, at random which first
+                flip = random.random() < 0.5
+            for target in e.targets[:: -1 if bool(round_ % 2) == flip else 1]:
                 with ExitStack() as this_run:
                     fresh = target.name not in stacks or stacks[target.name] not in warm
                     stack = stacks.get(target.name) or start(target, this_run)

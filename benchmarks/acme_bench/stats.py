@@ -140,6 +140,13 @@ class Judgement:
     def passed(self) -> bool:
         return self.decided and not self.regressed
 
+    @property
+    def leaning(self) -> bool:
+        """A pass whose median is past the limit: the rounds lean to a regression they
+        could not prove."""
+        i, higher = self.interval, HIGHER_IS_BETTER[self.metric]
+        return self.passed and (i.median < self.limit if higher else i.median > self.limit)
+
     def describe(self) -> str:
         i, bound = self.interval, "<" if HIGHER_IS_BETTER[self.metric] else ">"
         if not self.decided:

@@ -143,6 +143,23 @@ def test_judge_calls_a_regression_only_when_the_whole_interval_is_past_the_limit
     assert ("within the noise" in described) is (not regressed and not clear)
 
 
+@pytest.mark.parametrize(
+    ("metric", "low", "median", "high", "leaning"),
+    [
+        ("rps", 0.70, 0.80, 0.97, True),  # a pass, but most rounds say slower than 0.95
+        ("rps", 0.90, 0.97, 1.05, False),  # within the noise, median on the good side
+        ("rps", 0.70, 0.80, 0.90, False),  # a regression, proven
+        ("server_cpu_ms_per_req", 1.00, 1.10, 1.20, True),
+        ("server_cpu_ms_per_req", 0.95, 1.00, 1.10, False),
+    ],
+)
+def test_a_pass_leans_to_a_regression_when_its_median_is_past_the_limit(
+    metric: str, low: float, median: float, high: float, leaning: bool
+) -> None:
+    judgement = judge(metric, Interval(median, low, high, 12, 0.96), threshold=0.05)
+    assert judgement.leaning is leaning
+
+
 def test_judge_does_not_pass_what_it_cannot_judge() -> None:
     judgement = judge("rps", median_interval([0.5]), threshold=0.05)
     assert (judgement.decided, judgement.regressed, judgement.passed) == (False, False, False)
