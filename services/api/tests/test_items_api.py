@@ -23,7 +23,7 @@ from acme.core.migrations import Migrator
 from acme.core.testing import delete_rabbitmq_topology, eventually
 from acme.items.serializers import ItemQuery
 from acme_api.main import create_app
-from acme_api.routes.items import query_parameters
+from acme_api.openapi import query_parameters
 
 from .conftest import client_of, make_settings
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from .problems import PROBLEM_JSON
 
-__all__ = ["Problem", "install_openapi", "problems"]
+__all__ = ["Problem", "install_openapi", "problems", "query_parameters"]
 
 
 class Problem(BaseModel):
@@ -59,6 +59,22 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {
         status: {"description": _WHY.get(status, HTTPStatus(status).phrase)} for status in statuses
     }
+
+
+def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """OpenAPI's query parameters for ``model``'s fields, as FastAPI documents a query model."""
+    schema = model.model_json_schema()
+    if "$defs" in schema:
+        raise TypeError(f"{model.__name__}: a query model's fields must not refer to other schemas")
+    required = set(schema.get("required", ()))
+    parameters = []
+    for name, field in schema["properties"].items():
+        shown = {key: value for key, value in field.items() if (key, value) != ("default", None)}
+        parameter = {"name": name, "in": "query", "required": name in required, "schema": shown}
+        if "description" in shown:
+            parameter["description"] = shown["description"]
+        parameters.append(parameter)
+    return parameters
 
 
 def _is_error(status: str) -> bool:

@@ -8,12 +8,12 @@ model again; ``response_model`` still documents the shape in OpenAPI.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Header, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException
 
 from acme.items import interface
@@ -28,7 +28,7 @@ from acme.items.serializers import (
 )
 from acme_api.dependencies import CurrentAccount, ItemsDeps
 from acme_api.json_body import JsonBodyRoute
-from acme_api.openapi import problems
+from acme_api.openapi import problems, query_parameters
 
 router = APIRouter(prefix="/items", tags=["items"], route_class=JsonBodyRoute)
 
@@ -62,22 +62,6 @@ def _item_response(body: bytes, version: int, *, status: int = 200, **headers: s
     return Response(
         body, status_code=status, media_type=JSON, headers={"ETag": etag(version), **headers}
     )
-
-
-def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
-    """OpenAPI's query parameters for ``model``'s fields, as FastAPI documents a query model."""
-    schema = model.model_json_schema()
-    if "$defs" in schema:
-        raise TypeError(f"{model.__name__}: a query model's fields must not refer to other schemas")
-    required = set(schema.get("required", ()))
-    parameters = []
-    for name, field in schema["properties"].items():
-        shown = {key: value for key, value in field.items() if (key, value) != ("default", None)}
-        parameter = {"name": name, "in": "query", "required": name in required, "schema": shown}
-        if "description" in shown:
-            parameter["description"] = shown["description"]
-        parameters.append(parameter)
-    return parameters
 
 
 def item_query(request: Request) -> ItemQuery:
