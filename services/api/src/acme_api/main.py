@@ -13,9 +13,9 @@ from acme.core.logging import configure_logging
 
 from . import bootstrap
 from .__about__ import __version__
+from .direct_route import DirectRoute
 from .docs import OPENAPI_PATH, install_docs
 from .edge import KnownHostsMiddleware, SecurityHeadersMiddleware
-from .json_body import JsonBodyRoute
 from .metrics import (
     METRICS_PATH,
     HttpMetrics,
@@ -108,7 +108,7 @@ def create_app(
         install_docs(app)
     # Every route that reads a body checks it first (see acme_api.json_body);
     # the routers say so too, wherever they are mounted.
-    app.router.route_class = JsonBodyRoute
+    app.router.route_class = DirectRoute
     install_problem_handlers(app)
     if settings.metrics_enabled:
         # Inside the request-context middleware: an error escaping a route counts as a 500.

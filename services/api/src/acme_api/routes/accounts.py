@@ -7,9 +7,9 @@ from fastapi import APIRouter
 from acme.accounts import interface as accounts
 from acme.accounts.serializers import AccountOut, ProfileUpdate
 from acme_api.dependencies import AccountsDeps, CurrentAccount
-from acme_api.json_body import JsonBodyRoute
+from acme_api.direct_route import DirectRoute
 
-router = APIRouter(prefix="/accounts", tags=["accounts"], route_class=JsonBodyRoute)
+router = APIRouter(prefix="/accounts", tags=["accounts"], route_class=DirectRoute)
 
 _AUTH_ERRORS: dict[int | str, dict[str, str]] = {
     401: {"description": "Missing, invalid or expired token"},

@@ -14,9 +14,9 @@ from acme.core.errors import Unauthenticated
 from acme.core.security import bearer_challenge
 from acme_api.cookies import check_csrf, clear_session, set_session, set_sign_in
 from acme_api.dependencies import AccountsDeps, CookieNamesDep
-from acme_api.json_body import JsonBodyRoute
+from acme_api.direct_route import DirectRoute
 
-router = APIRouter(prefix="/auth", tags=["auth"], route_class=JsonBodyRoute)
+router = APIRouter(prefix="/auth", tags=["auth"], route_class=DirectRoute)
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 

@@ -27,10 +27,10 @@ from acme.items.serializers import (
     rendered_page_json,
 )
 from acme_api.dependencies import CurrentAccount, ItemsDeps
-from acme_api.json_body import JsonBodyRoute
+from acme_api.direct_route import DirectRoute
 from acme_api.openapi import problems, query_parameters
 
-router = APIRouter(prefix="/items", tags=["items"], route_class=JsonBodyRoute)
+router = APIRouter(prefix="/items", tags=["items"], route_class=DirectRoute)
 
 JSON = "application/json"
 
