@@ -69,7 +69,11 @@ async def _autocommit_driver(connection: AsyncConnection) -> Any | None:
     """asyncpg's connection under ``connection`` when it is in autocommit, else ``None``."""
     if connection.dialect.driver != "asyncpg":
         return None
-    raw = await connection.get_raw_connection()
+    sync = connection.sync_connection
+    if sync is not None and not (sync.closed or sync.invalidated):
+        raw = sync.connection  # checked out and valid: an attribute, no round trip
+    else:
+        raw = await connection.get_raw_connection()
     adapter: Any = raw.dbapi_connection
     if adapter is None or not adapter.autocommit:
         return None

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
@@ -56,6 +57,17 @@ class UnitOfWork(Protocol):
         ...
 
 
+_AUTOCOMMIT_VIEWS: WeakKeyDictionary[AsyncEngine, AsyncEngine] = WeakKeyDictionary()
+
+
+def _autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """``engine`` in autocommit (the same pool), made once per engine."""
+    view = _AUTOCOMMIT_VIEWS.get(engine)
+    if view is None:
+        view = _AUTOCOMMIT_VIEWS[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return view
+
+
 class SqlUnitOfWork:
     """A unit of work on one SQLAlchemy connection.
 
@@ -104,19 +116,20 @@ class SqlUnitOfWork:
     async def __aenter__(self) -> Self:
         if self._connection is not None:
             raise RuntimeError("a unit of work cannot be entered twice at once")
+        self._autocommit = self.read_only or (
+            self.deferred and self._engine.dialect.name == "postgresql"
+        )
+        # In autocommit, the connection comes from a view of the engine with that
+        # isolation level: set as it is checked out, not by a call of its own.
+        engine = _autocommit(self._engine) if self._autocommit else self._engine
         try:
-            connection = await self._engine.connect()
+            connection = await engine.connect()
         except Exception as exc:
             if _cannot_connect(exc):
                 raise database_unavailable(exc) from exc
             raise
-        self._autocommit = self.read_only or (
-            self.deferred and connection.dialect.name == "postgresql"
-        )
         try:
-            if self._autocommit:
-                await connection.execution_options(isolation_level="AUTOCOMMIT")
-            else:
+            if not self._autocommit:
                 self._transaction = await connection.begin()
         except BaseException as exc:
             await _close_quietly(connection)
