@@ -14,6 +14,7 @@ from sqlalchemy import MetaData, func, select
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from acme.core.migrations import Migrator
+from acme.core.testing import eventually
 from acme.core.testing.oidc import StandInProvider
 
 from .conftest import client_of, make_settings, running_app
@@ -100,6 +101,13 @@ async def test_the_sealed_cookie_signs_in_once_and_writes_only_then(
     finished = await api.get(path)
     assert finished.status_code == 303, finished.text
     assert finished.headers["location"] == "/accounts/me"
+    # The new account's event reaches its consumer after the response: count once it has.
+    handled = before["acme_processed_messages"] + 1
+
+    async def processed() -> int:
+        return (await _row_counts(database_url))["acme_processed_messages"]
+
+    await eventually(processed, handled)
     after = await _row_counts(database_url)
     assert after["account_spent_sign_ins"] == before["account_spent_sign_ins"] + 1
 
