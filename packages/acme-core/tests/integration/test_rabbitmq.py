@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 
 import aio_pika
 import pytest
 
 from acme.core.errors import Unavailable
-from acme.core.messaging import DeliveryFailed, Message, Unroutable
+from acme.core.messaging import BatchBus, DeliveryFailed, Message, Unroutable
 from acme.core.messaging.rabbitmq import ATTEMPT_HEADER, ERROR_HEADER, RabbitMQBus
 from acme.core.testing import delete_rabbitmq_topology, eventually
 
@@ -199,3 +199,86 @@ async def test_one_consumer_with_several_topics_has_one_queue(
     assert sorted(seen) == [("accounts", "account.created"), ("items", "item.created")]
     assert bus.queue_name(name) in bus.queue_names()
     assert len(bus.queue_names()) == 2 + len(set(bus.retry_delays))
+
+
+async def test_a_batch_consumer_gets_messages_in_batches_and_acks_them(
+    make_bus: BusFactory, run_id: str
+) -> None:
+    bus = make_bus(batch_size=50, batch_linger=0.2)
+    assert isinstance(bus, BatchBus)
+    batches: list[list[Message]] = []
+
+    async def handler(messages: Sequence[Message]) -> None:
+        batches.append(list(messages))
+
+    name = consumer_name(run_id, "batches")
+    bus.subscribe_batch("item.*", handler, consumer=name)
+    await bus.start()
+    sent = [Message("item.created", {"n": n}) for n in range(120)]
+    assert await bus.publish_batch(sent) == [None] * 120
+    await eventually(lambda: sum(len(b) for b in batches), 120)
+    assert max(len(b) for b in batches) == 50  # full batches, not one message per call
+    assert len(batches) <= 6
+    assert sorted(m.id for b in batches for m in b) == sorted(m.id for m in sent)
+    await eventually(lambda: bus.queue_depth(bus.queue_name(name)), 0)
+    # All acked: a second consumer on the same queue gets nothing again.
+    await bus.close()
+    again: list[Message] = []
+
+    async def late(messages: Sequence[Message]) -> None:
+        again.extend(messages)
+
+    second = make_bus(batch_size=50, batch_linger=0.05)
+    second.subscribe_batch("item.*", late, consumer=name)
+    await second.start()
+    await asyncio.sleep(0.5)
+    assert again == []
+
+
+async def test_a_failed_batch_is_handled_one_by_one_and_only_the_bad_one_retried(
+    make_bus: BusFactory, run_id: str, amqp_url: str
+) -> None:
+    bus = make_bus(batch_size=10, batch_linger=0.2, max_attempts=2, retry_delays=(0.1,))
+    calls: list[list[int]] = []
+    handled: list[int] = []
+
+    async def handler(messages: Sequence[Message]) -> None:
+        numbers = [int(m.payload["n"]) for m in messages]
+        calls.append(numbers)
+        if 3 in numbers:
+            raise ValueError("3 is poison")
+        handled.extend(numbers)
+
+    name = consumer_name(run_id, "poison-batch")
+    bus.subscribe_batch("item.created", handler, consumer=name)
+    await bus.start()
+    await bus.publish_batch([Message("item.created", {"n": n}) for n in range(5)])
+    await eventually(lambda: sorted(handled), [0, 1, 2, 4])
+    await eventually(lambda: calls.count([3]), 2)  # alone, then its retry; then dead-lettered
+    assert calls[0] == [0, 1, 2, 3, 4]
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        dead = await next_dead_letter(await connection.channel(), bus.dead_letter_queue_name(name))
+        assert dead.headers[ATTEMPT_HEADER] == 2
+        assert "3 is poison" in str(dead.headers[ERROR_HEADER])
+        await dead.ack()
+
+
+async def test_close_handles_a_waiting_batch_before_disconnecting(
+    make_bus: BusFactory, run_id: str
+) -> None:
+    bus = make_bus(batch_size=100, batch_linger=30.0)  # only close() can flush it
+    got: list[Message] = []
+
+    async def handler(messages: Sequence[Message]) -> None:
+        got.extend(messages)
+
+    name = consumer_name(run_id, "close-flush")
+    bus.subscribe_batch("item.created", handler, consumer=name)
+    await bus.start()
+    await bus.publish_batch([Message("item.created", {"n": n}) for n in range(3)])
+    await eventually(lambda: bus.queue_depth(bus.queue_name(name)), 0)  # delivered, waiting
+    await asyncio.sleep(0.2)
+    assert got == []
+    await bus.close()
+    assert len(got) == 3

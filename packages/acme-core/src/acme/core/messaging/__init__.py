@@ -6,7 +6,8 @@ The package exports ports, value types and pure functions:
   the port components publish through (inside their unit of work);
   :class:`DeliveryFailed` and :class:`Unroutable`;
 - :func:`idempotent` wraps a handler so a redelivered message has no second
-  effect, :func:`idempotent_batch` a batch handler (:class:`BatchBus`);
+  effect, :func:`idempotent_batch` a batch handler (:class:`BatchBus`), its claim
+  and effect one statement on PostgreSQL when the effect reads :data:`CLAIMED`;
   :func:`topic_matches`.
 
 Adapters are imported from their own modules, by the composition root only
@@ -29,10 +30,11 @@ from ._port import (
     MessageBus,
     Unroutable,
 )
-from .idempotency import idempotent, idempotent_batch
+from .idempotency import CLAIMED, OneStatement, idempotent, idempotent_batch
 from .memory import topic_matches
 
 __all__ = [
+    "CLAIMED",
     "BatchBus",
     "BatchHandler",
     "DeliveryFailed",
@@ -40,6 +42,7 @@ __all__ = [
     "Handler",
     "Message",
     "MessageBus",
+    "OneStatement",
     "Unroutable",
     "idempotent",
     "idempotent_batch",

@@ -1,13 +1,20 @@
-"""The idempotent consumer: a message has at most one effect per consumer."""
+"""The idempotent consumer: a message has at most one effect per consumer.
+
+A batch handler can claim its messages and apply its effect in one
+statement on PostgreSQL: the effect's statement reads the claimed ids from
+:data:`CLAIMED`, a data-modifying CTE that records the batch in the ledger
+and answers only the ids that were new (see :func:`idempotent_batch`).
+"""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import ARRAY, CTE, Executable, String, Uuid, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -17,12 +24,15 @@ from ._message import Message
 from ._port import BatchHandler, Handler
 from .tables import processed_messages
 
-__all__ = ["ProcessedMessages", "idempotent", "idempotent_batch"]
+__all__ = ["CLAIMED", "OneStatement", "ProcessedMessages", "idempotent", "idempotent_batch"]
 
 logger = logging.getLogger(__name__)
 
 Effect = Callable[[SqlUnitOfWork, Message], Awaitable[None]]
 BatchEffect = Callable[[SqlUnitOfWork, Sequence[Message]], Awaitable[None]]
+OneStatement = Callable[[Sequence[Message]], tuple[Executable, Mapping[str, Any]]]
+"""Builds a batch's effect as one PostgreSQL statement that reads :data:`CLAIMED`, and its
+parameters (the claim's own are added by :func:`idempotent_batch`)."""
 
 # One claim statement per dialect, built once; the values are execution parameters.
 _CLAIM: dict[str, Any] = {
@@ -33,6 +43,27 @@ _CLAIM: dict[str, Any] = {
 _CLAIM_MANY: dict[str, Any] = {
     name: statement.returning(processed_messages.c.message_id) for name, statement in _CLAIM.items()
 }
+
+
+_CLAIM_AT = bindparam("claim_at", type_=processed_messages.c.processed_at.type)
+CLAIMED: CTE = (
+    postgresql.insert(processed_messages)
+    .from_select(
+        ["consumer", "message_id", "processed_at"],
+        select(
+            bindparam("claim_consumer", type_=String),
+            func.unnest(bindparam("claim_ids", type_=ARRAY(Uuid))),
+            _CLAIM_AT,
+        ),
+    )
+    .on_conflict_do_nothing()
+    .returning(processed_messages.c.message_id)
+    .cte("acme_claimed")
+)
+"""PostgreSQL: records a batch's message ids in the ledger for a consumer, in the statement
+that uses it; its ``message_id`` column lists the ids that were not there before. Its
+parameters (``claim_consumer``, ``claim_ids``, ``claim_at``) are filled in by
+:func:`idempotent_batch`; the effect may use ``claim_at`` as its own "now"."""
 
 
 class ProcessedMessages:
@@ -107,17 +138,41 @@ def idempotent(consumer: str, unit_of_work: Callable[[], SqlUnitOfWork], effect:
 
 
 def idempotent_batch(
-    consumer: str, unit_of_work: Callable[[], SqlUnitOfWork], effect: BatchEffect
+    consumer: str,
+    unit_of_work: Callable[[], SqlUnitOfWork],
+    effect: BatchEffect,
+    *,
+    one_statement: OneStatement | None = None,
 ) -> BatchHandler:
     """:func:`idempotent` for a batch: one claim, one effect, one transaction.
 
     ``effect`` receives the messages not processed before (in the batch's
     order, each once); nothing is called when there are none. Subscribe it
     with a bus's ``subscribe_batch`` (see :class:`BatchBus`).
+
+    With ``one_statement``, on PostgreSQL the claim and the effect are one
+    statement, run on its own (autocommit: one round trip, no ``BEGIN`` or
+    ``COMMIT``): it gets the batch (each message once) and builds a statement
+    whose effect joins :data:`CLAIMED` on ``message_id``, so only new
+    messages count. ``effect`` remains the way on other databases (SQLite).
     """
 
     async def handle(messages: Sequence[Message]) -> None:
-        async with unit_of_work() as uow:
+        unit = unit_of_work()
+        if one_statement is not None:
+            unit.deferred = True  # autocommit on PostgreSQL; SQLite keeps its transaction
+        async with unit as uow:
+            if one_statement is not None and uow.connection.dialect.name == "postgresql":
+                unique = list({message.id: message for message in messages}.values())
+                statement, parameters = one_statement(unique)
+                claim = {
+                    "claim_consumer": consumer,
+                    "claim_ids": [message.id for message in unique],
+                    "claim_at": datetime.now(UTC),
+                }
+                await uow.connection.execute(statement, {**parameters, **claim})
+                await uow.commit()
+                return
             ids = [message.id for message in messages]
             new = await ProcessedMessages(uow.connection).claim_many(consumer, ids)
             fresh = list({m.id: m for m in messages if m.id in new}.values())

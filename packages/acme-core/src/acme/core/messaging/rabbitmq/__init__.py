@@ -4,23 +4,34 @@ Its queues and their names are described in :mod:`._topology`.
 Publishing waits for the broker's confirm; ``mandatory`` is set and a returned
 (unroutable) message raises :class:`Unroutable`. A delivery is acked only
 after its handler returned, i.e. after the handler's transaction committed.
+
+A consumer may take its messages in batches (:meth:`RabbitMQBus.subscribe_batch`,
+the :class:`~acme.core.messaging.BatchBus` port): deliveries wait until
+``batch_size`` of them are in or ``batch_linger`` has passed since the first,
+then the handler gets them in one call and they are acked together. If it
+raises, each message is handled on its own, and only the ones that fail again
+take the retry and dead-letter path. A batch not yet handled is never acked:
+a process that dies with one leaves it to the broker to deliver again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from acme.core.errors import Malformed, Unavailable
 from acme.core.logging import bind_request_id, register_secret
+from acme.core.messaging import tracing
 from acme.core.messaging._message import Message
-from acme.core.messaging._port import DeliveryFailed, Handler
+from acme.core.messaging._port import BatchHandler, DeliveryFailed, Handler
 
 from ._delivery import (
     ATTEMPT_HEADER,
     ERROR_HEADER,
+    Pending,
     Subscription,
     after_failure,
     amqp_message,
@@ -61,6 +72,11 @@ class RabbitMQBus:
         reconnect_interval: Seconds between reconnection attempts.
         shutdown_timeout: Seconds :meth:`close` waits for in-flight handlers.
         quorum: Use quorum queues; ``None`` decides from the server version.
+        batch_size: Most messages a batch handler gets in one call. A queue
+            with only batch handlers prefetches twice this many, so the next
+            batch fills while one is handled.
+        batch_linger: Seconds a batch waits, from its first message, for
+            more; added to an event's latency when traffic is light.
     """
 
     def __init__(
@@ -75,6 +91,8 @@ class RabbitMQBus:
         reconnect_interval: float = 1.0,
         shutdown_timeout: float = 30.0,
         quorum: bool | None = None,
+        batch_size: int = 100,
+        batch_linger: float = 0.01,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -89,6 +107,10 @@ class RabbitMQBus:
         self.reconnect_interval = reconnect_interval
         self.shutdown_timeout = shutdown_timeout
         self._quorum = quorum
+        if batch_size < 1 or batch_linger < 0:
+            raise ValueError("batch_size must be at least 1 and batch_linger not negative")
+        self.batch_size = batch_size
+        self.batch_linger = batch_linger
         self._subscriptions: dict[str, Subscription] = {}
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractChannel | None = None
@@ -109,6 +131,13 @@ class RabbitMQBus:
             raise RuntimeError("subscribe before start()")
         subscription = self._subscriptions.setdefault(consumer, Subscription(consumer))
         subscription.routes.append((topic, handler))
+
+    def subscribe_batch(self, topic: str, handler: BatchHandler, *, consumer: str) -> None:
+        """:meth:`subscribe`, delivering lists of up to ``batch_size`` messages."""
+        if self._connection is not None:
+            raise RuntimeError("subscribe before start()")
+        subscription = self._subscriptions.setdefault(consumer, Subscription(consumer))
+        subscription.batch_routes.append((topic, handler))
 
     async def start(self) -> None:
         """Connect, declare the topology and start consuming.
@@ -175,10 +204,13 @@ class RabbitMQBus:
     async def _start_consumer(self, subscription: Subscription) -> None:
         assert self._connection is not None
         channel = await self._connection.channel(publisher_confirms=False)
-        await channel.set_qos(prefetch_count=self.prefetch)
+        # Handlers of single messages run concurrently up to the prefetch; a
+        # queue of batch handlers only needs room for the next batch.
+        only_batches = bool(subscription.batch_routes) and not subscription.routes
+        prefetch = 2 * self.batch_size if only_batches else self.prefetch
+        await channel.set_qos(prefetch_count=prefetch)
         self._consume_channels.append(channel)
-        topics = [topic for topic, _ in subscription.routes]
-        queue = await self._topology().declare(channel, subscription.consumer, topics)
+        queue = await self._topology().declare(channel, subscription.consumer, subscription.topics)
         subscription.queue = queue
 
         async def on_message(incoming: AbstractIncomingMessage) -> None:
@@ -197,6 +229,7 @@ class RabbitMQBus:
                     # The channel may already be gone (broker restarting).
                     logger.debug("cancel of %s failed: %r", subscription.consumer, exc)
                 subscription.consumer_tag = None
+            self._flush(subscription)  # what is waiting is handled (and acked) before the drain
         await drain(self._in_flight, self.shutdown_timeout)
         connection, self._connection = self._connection, None
         if connection is not None:
@@ -232,6 +265,16 @@ class RabbitMQBus:
             confirm_timeout=self.publish_timeout,
         )
 
+    async def publish_batch(self, messages: Sequence[Message]) -> list[Exception | None]:
+        """Publish each message, confirms pipelined on the channel; one outcome each."""
+        outcomes = await asyncio.gather(
+            *(self.publish(message) for message in messages), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
+                raise outcome  # cancellation and the like are not a message's outcome
+        return [outcome if isinstance(outcome, Exception) else None for outcome in outcomes]
+
     async def _on_message(
         self, subscription: Subscription, incoming: AbstractIncomingMessage
     ) -> None:
@@ -251,6 +294,12 @@ class RabbitMQBus:
             logger.error("consumer %s: unreadable message dead-lettered", subscription.consumer)
             await self._dead_letter(subscription, incoming, attempt, exc.detail)
             return
+        if subscription.batch_handler_for(message.type) is not None:
+            # The trace context travels in the AMQP headers: the batch's spans read it there.
+            context = {k: v for k, v in headers.items() if isinstance(v, str)}
+            message = dataclasses.replace(message, headers=context)
+            self._enqueue(subscription, Pending(incoming, message, headers, attempt))
+            return
         handler = subscription.handler_for(message.type)
         if handler is None:  # a binding left behind by an older deployment
             await self._dead_letter(
@@ -266,6 +315,72 @@ class RabbitMQBus:
                 await self._failed(subscription, incoming, message, attempt, exc)
                 return
             await settle(incoming.ack())
+
+    def _enqueue(self, subscription: Subscription, pending: Pending) -> None:
+        subscription.waiting.append(pending)
+        if len(subscription.waiting) >= self.batch_size:
+            self._flush(subscription)
+        elif not subscription.flush_due:
+            subscription.flush_due = True
+            loop = asyncio.get_running_loop()
+            loop.call_later(self.batch_linger, self._flush, subscription, True)
+
+    def _flush(self, subscription: Subscription, lingered: bool = False) -> None:
+        """Hand what is waiting to a task of its own (tracked, so close() waits for it)."""
+        if lingered:
+            subscription.flush_due = False
+        batch, subscription.waiting = subscription.waiting, []
+        if batch:
+            task = asyncio.create_task(self._handle_batch(subscription, batch))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+
+    async def _handle_batch(self, subscription: Subscription, batch: list[Pending]) -> None:
+        by_handler: dict[BatchHandler, list[Pending]] = {}
+        for pending in batch:
+            handler = subscription.batch_handler_for(pending.message.type)
+            assert handler is not None  # enqueued because it had one
+            by_handler.setdefault(handler, []).append(pending)
+        for handler, group in by_handler.items():
+            messages = [pending.message for pending in group]
+            try:
+                with tracing.processing_batch(
+                    messages, consumer=subscription.consumer, system=self.messaging_system
+                ):
+                    await handler(messages)
+            except asyncio.CancelledError:
+                raise  # shutdown: no ack, the broker redelivers
+            except Exception as exc:  # any handler failure is retried
+                if len(group) == 1:
+                    await self._failed(
+                        subscription, group[0].incoming, group[0].message, group[0].attempt, exc
+                    )
+                    continue
+                logger.warning(
+                    "consumer %s failed on a batch of %d; handling them one by one",
+                    subscription.consumer,
+                    len(group),
+                    exc_info=True,
+                )
+                for pending in group:
+                    await self._handle_alone(subscription, handler, pending)
+                continue
+            for pending in group:
+                await settle(pending.incoming.ack())
+
+    async def _handle_alone(
+        self, subscription: Subscription, handler: BatchHandler, pending: Pending
+    ) -> None:
+        message = pending.message
+        with bind_request_id(message.correlation_id), subscription.traced(message, pending.headers):
+            try:
+                await handler([message])
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any handler failure is retried
+                await self._failed(subscription, pending.incoming, message, pending.attempt, exc)
+                return
+            await settle(pending.incoming.ack())
 
     async def _failed(
         self,

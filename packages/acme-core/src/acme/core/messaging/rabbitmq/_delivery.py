@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from acme.core.errors import Unavailable
 from acme.core.messaging import tracing
 from acme.core.messaging._message import Message
-from acme.core.messaging._port import DeliveryFailed, Handler, Unroutable
+from acme.core.messaging._port import BatchHandler, DeliveryFailed, Handler, Unroutable
 from acme.core.messaging.memory import topic_matches
 
 from ._topology import Topology, aio_pika_module
@@ -29,6 +29,7 @@ __all__ = [
     "ATTEMPT_HEADER",
     "ERROR_HEADER",
     "VERSION_HEADER",
+    "Pending",
     "Subscription",
     "after_failure",
     "amqp_message",
@@ -47,20 +48,47 @@ ERROR_HEADER = "x-acme-error"
 VERSION_HEADER = "x-acme-version"
 
 
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A delivery waiting in a batch: the message, and what settling it needs."""
+
+    incoming: AbstractIncomingMessage
+    message: Message
+    headers: dict[str, Any]
+    attempt: int
+
+
 @dataclass(slots=True)
 class Subscription:
-    """One consumer's queue: every topic it is bound with, and the handler of each."""
+    """One consumer's queue: every topic it is bound with, and the handler of each.
+
+    Topics subscribed with a batch handler collect their deliveries in
+    ``waiting`` until the batch is full or its linger has passed.
+    """
 
     consumer: str
     routes: list[tuple[str, Handler]] = field(default_factory=list)
+    batch_routes: list[tuple[str, BatchHandler]] = field(default_factory=list)
     queue: AbstractQueue | None = None
     consumer_tag: str | None = None
+    waiting: list[Pending] = field(default_factory=list)
+    flush_due: bool = False
 
     def handler_for(self, message_type: str) -> Handler | None:
         for topic, handler in self.routes:
             if topic_matches(topic, message_type):
                 return handler
         return None
+
+    def batch_handler_for(self, message_type: str) -> BatchHandler | None:
+        for topic, handler in self.batch_routes:
+            if topic_matches(topic, message_type):
+                return handler
+        return None
+
+    @property
+    def topics(self) -> list[str]:
+        return [topic for topic, _ in self.routes] + [topic for topic, _ in self.batch_routes]
 
     @contextlib.contextmanager
     def traced(self, message: Message, headers: dict[str, Any]) -> Iterator[None]:
