@@ -118,6 +118,43 @@ async def test_a_batch_is_one_claim_and_one_upsert_of_each_accounts_net_change(
     assert (await count(database, alice), await count(database, bob)) == (1, 1)
 
 
+async def test_on_postgresql_a_batch_is_one_statement_claim_and_upsert_together(
+    database: Database,
+) -> None:
+    handler = idempotent_batch(
+        item_counts.CONSUMER,
+        database.unit_of_work,
+        item_counts.apply_events,
+        one_statement=item_counts.counts_in_one_statement,
+    )
+    alice, bob = uuid.uuid4(), uuid.uuid4()
+    first = created(alice)
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement.split(maxsplit=1)[0].upper())
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        batch = [first, created(alice), created(bob), deleted(alice), created(bob), first]
+        await handler(batch)
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", record)
+    if database.engine.dialect.name == "postgresql":
+        assert statements == ["WITH"]  # the claim and the upsert, in autocommit
+    else:
+        assert statements == ["INSERT", "INSERT"]  # SQLite: claim, then upsert, one transaction
+    assert (await count(database, alice), await count(database, bob)) == (1, 2)
+    again = [first, deleted(bob)]
+    await handler(again)  # ``first`` again: only the deletion counts
+    assert (await count(database, alice), await count(database, bob)) == (1, 1)
+    await handler(again)  # the whole batch again: nothing changes
+    assert (await count(database, alice), await count(database, bob)) == (1, 1)
+    with pytest.raises(Invalid):
+        await handler([created(alice), Message("item.deleted", {"owner_id": "not a uuid"})])
+    assert await count(database, alice) == 1  # a refused batch claimed and changed nothing
+
+
 async def test_on_a_batch_bus_an_event_it_cannot_read_costs_only_itself(
     database: Database,
 ) -> None:

@@ -9,6 +9,22 @@ consistent: it catches up as soon as the events are delivered.
 
 from __future__ import annotations
 
-from .consumer import CONSUMER, TOPICS, apply_event, apply_events, item_count, subscribe
+from .consumer import (
+    CONSUMER,
+    TOPICS,
+    apply_event,
+    apply_events,
+    counts_in_one_statement,
+    item_count,
+    subscribe,
+)
 
-__all__ = ["CONSUMER", "TOPICS", "apply_event", "apply_events", "item_count", "subscribe"]
+__all__ = [
+    "CONSUMER",
+    "TOPICS",
+    "apply_event",
+    "apply_events",
+    "counts_in_one_statement",
+    "item_count",
+    "subscribe",
+]

@@ -1,4 +1,9 @@
-"""The item-count consumer: one idempotent effect per event, or per batch of events."""
+"""The item-count consumer: one idempotent effect per event, or per batch of events.
+
+On PostgreSQL a batch is one statement: the ledger claim (core's
+:data:`~acme.core.messaging.idempotency.CLAIMED`) and each account's net
+change for the newly claimed events, upserted, in autocommit.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +13,31 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, select
+from sqlalchemy import ARRAY, Executable, Integer, Uuid, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from acme.core.errors import Invalid
-from acme.core.messaging import BatchBus, Message, MessageBus, idempotent, idempotent_batch
+from acme.core.messaging import (
+    CLAIMED,
+    BatchBus,
+    Message,
+    MessageBus,
+    idempotent,
+    idempotent_batch,
+)
 from acme.core.persistence import SqlUnitOfWork
 
 from .tables import item_counts
 
-__all__ = ["CONSUMER", "TOPICS", "apply_event", "apply_events", "item_count", "subscribe"]
+__all__ = [
+    "CONSUMER",
+    "TOPICS",
+    "apply_event",
+    "apply_events",
+    "counts_in_one_statement",
+    "item_count",
+    "subscribe",
+]
 
 CONSUMER = "accounts.item-counts"
 """The consumer's name: its ledger key and, on RabbitMQ, its queue."""
@@ -116,15 +136,65 @@ async def apply_events(uow: SqlUnitOfWork, messages: Sequence[Message]) -> None:
     await uow.connection.execute(statement.values(rows))
 
 
+def _batch_upsert() -> Any:
+    # The batch's events as three arrays; only those CLAIMED found new count.
+    events = (
+        func.unnest(
+            bindparam("event_ids", type_=ARRAY(Uuid)),
+            bindparam("event_accounts", type_=ARRAY(Uuid)),
+            bindparam("event_deltas", type_=ARRAY(Integer)),
+        )
+        .table_valued("message_id", "account_id", "delta")
+        .render_derived()
+    )
+    net = (
+        select(events.c.account_id, func.sum(events.c.delta).label("delta"))
+        .join(CLAIMED, CLAIMED.c.message_id == events.c.message_id)
+        .group_by(events.c.account_id)
+        .subquery()
+    )
+    now = bindparam("claim_at", type_=item_counts.c.updated_at.type)
+    statement = postgresql.insert(item_counts).from_select(
+        ["account_id", "item_count", "updated_at"], select(net.c.account_id, net.c.delta, now)
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[item_counts.c.account_id],
+        set_={
+            "item_count": item_counts.c.item_count + statement.excluded.item_count,
+            "updated_at": statement.excluded.updated_at,
+        },
+    )
+
+
+_BATCH_UPSERT = _batch_upsert()
+
+
+def counts_in_one_statement(messages: Sequence[Message]) -> tuple[Executable, dict[str, Any]]:
+    """The batch's claim and count changes as one PostgreSQL statement, and its parameters.
+
+    Raises:
+        Invalid: one of them is not understood (the bus then tries each on its own).
+    """
+    changes = [_account_and_delta(message) for message in messages]
+    return _BATCH_UPSERT, {
+        "event_ids": [message.id for message in messages],
+        "event_accounts": [account_id for account_id, _ in changes],
+        "event_deltas": [delta for _, delta in changes],
+    }
+
+
 def subscribe(bus: MessageBus, unit_of_work: Callable[[], SqlUnitOfWork]) -> None:
     """Subscribe the consumer to its topics (before the bus starts).
 
-    On a bus that moves batches (the in-process one), a batch of events is
-    one claim and one upsert in one transaction.
+    On a bus that moves batches (the in-process one, RabbitMQ), a batch of
+    events is one statement on PostgreSQL (claim and upsert), elsewhere one
+    claim and one upsert in one transaction.
     """
     counted_types = {message_type for message_type, _ in _EFFECTS}
     if isinstance(bus, BatchBus):
-        counted_batch = idempotent_batch(CONSUMER, unit_of_work, apply_events)
+        counted_batch = idempotent_batch(
+            CONSUMER, unit_of_work, apply_events, one_statement=counts_in_one_statement
+        )
 
         async def batch_handler(messages: Sequence[Message]) -> None:
             # item.updated changes no count: no database work for it.
