@@ -74,3 +74,13 @@ def test_metrics_can_be_turned_off() -> None:
     app = create_app(settings, configure_logs=False)
 
     assert not any(getattr(route, "path", None) == "/metrics" for route in app.routes)
+
+
+async def test_a_made_up_method_is_one_series_whatever_its_name(client: httpx.AsyncClient) -> None:
+    for method in ("FROB", "XYZZY", "GET"):
+        await client.request(method, "/health/live")
+    values = scrape((await client.get("/metrics")).text)
+    methods = {
+        dict(labels)["method"] for name, labels in values if name == "acme_http_requests_total"
+    }
+    assert methods == {"GET", "OTHER"}

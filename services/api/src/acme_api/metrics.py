@@ -45,6 +45,7 @@ __all__ = [
 
 METRICS_PATH = "/metrics"
 UNMATCHED = "<unmatched>"
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Seconds; dense where an API answers (a few ms to a second), sparse beyond.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0)
 
@@ -105,12 +106,15 @@ class MetricsMiddleware:
     def __init__(self, app: ASGIApp, *, metrics: HttpMetrics) -> None:
         self.app = app
         self.metrics = metrics
+        self._cache: dict[tuple[str, ...], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        method = scope["method"]
+        # Any token is a method to the HTTP parser: label the standard ones only, so a
+        # client cannot mint series (nor entries in the children's cache).
+        method = scope["method"] if scope["method"] in _METHODS else "OTHER"
         status = 500
         started = time.perf_counter()
 
@@ -120,15 +124,31 @@ class MetricsMiddleware:
                 status = message["status"]
             await send(message)
 
-        in_progress = self.metrics.in_progress.labels(method)
+        in_progress = self._children(("in_progress", method), self.metrics.in_progress, method)
         in_progress.inc()
         try:
             await self.app(scope, receive, send_and_record)
         finally:
             in_progress.dec()
             route = _route_template(scope)
-            self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
-            self.metrics.requests.labels(method, route, str(status)).inc()
+            latency = self._children(
+                ("latency", method, route), self.metrics.latency, method, route
+            )
+            latency.observe(time.perf_counter() - started)
+            code = str(status)
+            count = self._children(
+                ("requests", method, route, code), self.metrics.requests, method, route, code
+            )
+            count.inc()
+
+    def _children(self, key: tuple[str, ...], metric: Any, *labels: str) -> Any:
+        # A metric's child per label values, looked up once: labels() takes a lock and
+        # checks its arguments on every call. Label values are bounded (methods, route
+        # templates, status codes), so is this dict.
+        child = self._cache.get(key)
+        if child is None:
+            child = self._cache[key] = metric.labels(*labels)
+        return child
 
 
 async def metrics_endpoint(request: Request) -> Response:
