@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
 import uuid
 from pathlib import Path
 
@@ -10,16 +15,20 @@ import aio_pika
 import httpx
 import pytest
 
+from acme.accounts import item_counts
+from acme.core.config import ConfigError
 from acme.core.messaging import Message
 from acme.core.messaging.memory import InProcessBus
 from acme.core.messaging.outbox import Outbox
+from acme.core.messaging.rabbitmq import RabbitMQBus
 from acme.core.migrations import Migrator
 from acme.core.persistence.database import Database
-from acme.core.testing import delete_rabbitmq_topology
+from acme.core.testing import delete_rabbitmq_topology, eventually
 from acme_api import bootstrap
 from acme_api.main import create_app
 
-from .conftest import Run, make_settings
+from .conftest import Run, client_of, make_settings
+from .conftest import test_jwks as jwks
 
 
 async def test_without_a_broker_the_bus_is_in_process(tmp_path: Path) -> None:
@@ -106,3 +115,97 @@ async def test_relay_once_publishes_what_is_due(
         again = await asyncio.to_thread(run, "relay", "--once", cwd=tmp_path, env=env)
         assert "published 0 message(s)" in again.stdout
         await exchange.delete()
+
+
+def test_consume_without_a_broker_explains_itself(run: Run, tmp_path: Path) -> None:
+    result = run("consume", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "ACME_AMQP_URL" in result.stderr
+
+
+async def test_consumers_apart_from_the_api_need_a_broker(tmp_path: Path) -> None:
+    settings = make_settings(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'a.db'}", consumers_in_api=False
+    )
+    app = create_app(settings, configure_logs=False)
+    with pytest.raises(ConfigError, match="ACME_CONSUMERS_IN_API"):
+        async with app.router.lifespan_context(app):
+            pass
+
+
+def _acme_api(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "acme_api", *args],
+        cwd=cwd,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _started(process: subprocess.Popen[str], marker: str, seconds: float) -> threading.Thread:
+    """Wait for ``marker`` on the process's standard error (AssertionError if it exits or
+    stays silent that long); a thread goes on reading it until the process ends."""
+    lines: list[str] = []
+    found = threading.Event()
+
+    def read() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.append(line)
+            if marker in line:
+                found.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    assert found.wait(seconds), "".join(lines)[-2000:]
+    return reader
+
+
+@pytest.mark.integration
+async def test_acme_api_consume_handles_what_the_api_processes_publish(
+    fresh_postgres_url: str, amqp_url: str, run_id: str, tmp_path: Path
+) -> None:
+    await asyncio.to_thread(Migrator(fresh_postgres_url).upgrade)
+    exchange = f"test.{run_id}.consume.{uuid.uuid4().hex[:6]}"
+    common = {
+        "database_url": fresh_postgres_url,
+        "amqp_url": amqp_url,
+        "amqp_exchange": exchange,
+    }
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ACME_")}
+    env |= {f"ACME_{key.upper()}": value for key, value in common.items()}
+    env["ACME_JWT_KEYS"] = jwks()
+    consumer = _acme_api("consume", cwd=tmp_path, env=env)
+    reader = None
+    try:
+        reader = _started(consumer, "consuming events", 60)  # its queue is declared by then
+        settings = make_settings(**common, consumers_in_api=False, relay_interval=0.1)
+        app = create_app(settings, configure_logs=False)
+        async with app.router.lifespan_context(app):
+            container = app.state.container
+            assert container.bus.queue_names() == []  # the API consumes nothing itself
+            token = await container.issue_access_token("alice")
+            headers = {"Authorization": f"Bearer {token}"}
+            async with client_of(app, "http://testserver") as http:
+                for n in range(3):
+                    created = await http.post("/items", json={"title": f"t{n}"}, headers=headers)
+                    assert created.status_code == 201, created.text
+                me = uuid.UUID((await http.get("/accounts/me", headers=headers)).json()["id"])
+
+            async def counted() -> int:
+                async with container.database.unit_of_work() as uow:
+                    return await item_counts.item_count(uow, me)
+
+            await eventually(counted, 3)
+    finally:
+        consumer.send_signal(signal.SIGTERM)
+        returned = await asyncio.to_thread(consumer.wait, 30)
+        if reader is not None:
+            await asyncio.to_thread(reader.join, 5)
+        assert consumer.stderr is not None
+        consumer.stderr.close()
+        assert returned == 0
+        names = RabbitMQBus(amqp_url, exchange=exchange)
+        item_counts.subscribe(names, lambda: None)  # type: ignore[arg-type, return-value]
+        await delete_rabbitmq_topology(amqp_url, exchange, names.queue_names())

@@ -216,7 +216,10 @@ async def build(
 
     Args:
         settings: The process's settings.
-        consume: Subscribe the components' consumers (off for ``acme-api relay``).
+        consume: Subscribe the components' consumers (off for ``acme-api relay``, and
+            in the API processes with ``ACME_CONSUMERS_IN_API=false``, where
+            ``acme-api consume`` runs them). Off needs RabbitMQ: on the in-process
+            bus nobody else could handle this process's events.
         tracing: Started on the database and the outbox hop, shut down by
             :meth:`Container.aclose` (:mod:`acme_api.tracing`).
         pipeline: The event pipeline's metrics: the relay and the consumers
@@ -228,6 +231,13 @@ async def build(
         ConfigError: the signing keys are missing or unusable.
         Unavailable: RabbitMQ is configured but cannot be reached.
     """
+    if not consume and settings.amqp_url is None:
+        raise ConfigError(
+            {
+                "ACME_CONSUMERS_IN_API": "false needs ACME_AMQP_URL: without a broker the "
+                "events of each API process are handled in that process"
+            }
+        )
     keys = load_signing_keys(settings)
     database = build_database(settings)
     logger.info("database configured: %r", database)

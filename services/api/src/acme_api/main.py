@@ -66,6 +66,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         container = await bootstrap.build(
             settings,
+            consume=settings.consumers_in_api,
             tracing=tracing,
             pipeline=_pipeline_metrics(app, settings),
             authenticator=authenticator,

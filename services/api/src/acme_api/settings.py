@@ -56,6 +56,13 @@ class Settings(AccountsSettings):
     relay_in_api: bool = Field(
         True, description="run the outbox relay in each API process (off: `acme-api relay` only)"
     )
+    consumers_in_api: bool = Field(
+        True,
+        description=(
+            "run the components' event consumers in each API process (off: "
+            "`acme-api consume` only; needs ACME_AMQP_URL)"
+        ),
+    )
     relay_interval: float = Field(
         1.0, gt=0, le=60, description="seconds between outbox polls when idle"
     )

@@ -14,13 +14,13 @@ from acme.core.config import ConfigError
 from acme.core.errors import DomainError
 from acme_api.__about__ import __version__
 
-from . import accounts, keys, migrate, relay, serve, tokens
+from . import accounts, consume, keys, migrate, relay, serve, tokens
 from ._common import Command, load
 
 __all__ = ["build_parser", "main"]
 
 # Each command's module registers its own parser and handler.
-COMMANDS = (serve, migrate, tokens, accounts, keys, relay)
+COMMANDS = (serve, migrate, tokens, accounts, keys, relay, consume)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,60 @@
+"""``acme-api consume``: the components' event consumers, apart from the API processes."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+from acme_api.settings import Settings
+
+from ._common import Subparsers, setup_logging
+
+__all__ = ["register"]
+
+
+def register(commands: Subparsers) -> None:
+    consume = commands.add_parser(
+        "consume",
+        help="handle events from RabbitMQ (runs until stopped)",
+        description=(
+            "Run every component's event consumers on RabbitMQ, in a process of its own: "
+            "set ACME_CONSUMERS_IN_API=false on the API processes, so their event loops "
+            "serve requests only. Several at once share each consumer's queue (handlers "
+            "are idempotent). Start it with, or before, the API: until a consumer's queue "
+            "exists its events wait in the outbox. Needs ACME_AMQP_URL."
+        ),
+    )
+    consume.set_defaults(handler=cmd_consume)
+
+
+def cmd_consume(args: argparse.Namespace, settings: Settings) -> int:
+    setup_logging(settings)
+    if settings.amqp_url is None:
+        print(
+            "acme-api: consume needs ACME_AMQP_URL (without a broker, each API process "
+            "handles its own events)",
+            file=sys.stderr,
+        )
+        return 2
+    return asyncio.run(_consume(settings))
+
+
+async def _consume(settings: Settings) -> int:
+    from acme_api import bootstrap
+    from acme_api.tracing import tracing_from_env
+
+    # The consumers' spans continue the traces their messages carry.
+    container = await bootstrap.build(settings, consume=True, tracing=tracing_from_env())
+    try:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        print("consuming events; stop with Ctrl-C or SIGTERM", file=sys.stderr)
+        await stop.wait()
+        return 0
+    finally:
+        # Closing the bus lets the handlers in flight finish (the broker redelivers the rest).
+        await container.aclose()
