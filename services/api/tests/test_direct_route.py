@@ -13,11 +13,13 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import fastapi.routing
 import httpx
 import pytest
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request, Response
+from pydantic import AfterValidator, BaseModel
 
 from acme.core.migrations import Migrator
 from acme_api.direct_route import DirectRoute, plan_for
@@ -25,8 +27,6 @@ from acme_api.main import create_app
 from acme_api.routes import auth, items
 
 from .conftest import client_of, make_settings
-
-_UNUSED = object()
 
 
 def _never() -> None:  # pragma: no cover - only its presence in the overrides matters
@@ -165,3 +165,65 @@ async def test_every_answer_matches_fastapis_handler(
         b = await full.request(method, path, headers=headers, content=body)
         assert _comparable(a) == _comparable(b), (method, path, headers, body)
         assert a.status_code < 500, (method, path, a.text)
+
+
+class _Body(BaseModel):
+    n: int
+
+
+def _positive(body: _Body) -> _Body:
+    if body.n <= 0:
+        raise ValueError("n must be positive")
+    return body
+
+
+def _small_app() -> tuple[FastAPI, APIRouter, list[str]]:
+    """A bare app whose routes are DirectRoutes, and a log of the endpoints called."""
+    called: list[str] = []
+    router = APIRouter(route_class=DirectRoute)
+
+    @router.post("/checked")
+    async def checked(body: Annotated[_Body, AfterValidator(_positive)]) -> Response:
+        called.append("checked")
+        return Response(str(body.n))
+
+    @router.get("/aliased")
+    async def aliased(
+        token: Annotated[str | None, Header(validation_alias="x-token")] = None,
+    ) -> Response:
+        called.append("aliased")
+        return Response(token or "none")
+
+    @router.get("/plain")
+    async def plain(request: Request) -> Response:
+        called.append("plain")
+        return Response("plain")
+
+    return FastAPI(), router, called
+
+
+async def _gate(request: Request) -> None:
+    if request.headers.get("x-let-in") != "yes":
+        raise HTTPException(403, "no")
+
+
+async def test_what_the_fast_path_cannot_read_the_same_way_is_fastapis() -> None:
+    app, router, called = _small_app()
+    app.include_router(router)
+    planned = {route.path: plan_for(route) is not None for route in router.routes}
+    assert planned == {"/checked": False, "/aliased": False, "/plain": True}
+    async with client_of(app, "http://testserver") as http:
+        refused = await http.post("/checked", json={"n": -1})
+        assert refused.status_code == 422  # the parameter's own validator ran
+        assert (await http.get("/aliased", headers={"x-token": "abc"})).text == "abc"
+    assert called == ["aliased"]
+
+
+async def test_an_includers_dependencies_run_on_the_fast_path() -> None:
+    app, router, called = _small_app()
+    app.include_router(router, prefix="/gated", dependencies=[Depends(_gate)])
+    async with client_of(app, "http://testserver") as http:
+        assert (await http.get("/gated/plain")).status_code == 403
+        assert called == []
+        assert (await http.get("/gated/plain", headers={"x-let-in": "yes"})).text == "plain"
+    assert called == ["plain"]

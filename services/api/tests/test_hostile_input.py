@@ -216,3 +216,12 @@ async def test_a_body_nested_too_deeply_is_a_400_not_a_500(api: Api) -> None:
     nested = b'{"title": "t", "meta": {"k": ' + b"[" * 900 + b'"\\u0000"' + b"]" * 900 + b"}}"
     refused = await api.http.post("/items", content=nested, headers=api.alice | JSON)
     is_problem(refused, 422, "validation_failed")
+
+
+async def test_a_number_too_long_to_read_is_a_400_not_a_500(api: Api) -> None:
+    # Python refuses to turn more than 4,300 digits into an int (sys.get_int_max_str_digits)
+    huge = b'{"title": "t", "meta": {"n": ' + b"9" * 5000 + b"}}"
+    answer = await api.http.post("/items", content=huge, headers=api.alice | JSON)
+    is_problem(answer, 400, "invalid_json")
+    anonymous = await api.http.post("/items", content=huge, headers=JSON)
+    is_problem(anonymous, 400, "invalid_json")  # the body is read before authentication

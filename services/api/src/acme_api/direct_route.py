@@ -26,8 +26,11 @@ which answers it exactly as before: every error keeps its status, shape and
 order (a body's 400/415 before authentication, authentication's 401 before
 a parameter's 422). A dependency is then awaited a second time, on the
 error path only. Routes with anything else (query, cookie or form
-parameters, ``yield`` dependencies, security scopes, an endpoint that does
-not return a ``Response``) always take FastAPI's handler. OpenAPI is built
+parameters, parameters read through a validation alias or a model, a body
+parameter with validators of its own, ``yield`` dependencies, dependencies
+with a concurrency limit, security scopes, an endpoint that does not return
+a ``Response``) always take FastAPI's handler, and so does every route when
+FastAPI does not expose how it includes routes. OpenAPI is built
 from the same declarations either way.
 """
 
@@ -41,7 +44,7 @@ from typing import Any, get_type_hints
 import fastapi.routing
 from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .json_body import JsonBodyRoute
 
@@ -154,6 +157,8 @@ def _leaf_dependency(dependant: Dependant) -> Callable[[Request], Awaitable[Any]
     call = dependant.call
     if call is None or any(others) or any(special) or dependant.request_param_name is None:
         return None
+    if getattr(dependant, "concurrency", None) is not None:
+        return None  # a concurrency limit of FastAPI's: its handler applies it
     if not _is_async(call) or dependant.own_oauth_scopes or dependant.parent_oauth_scopes:
         return None
     request_name = dependant.request_param_name
@@ -164,7 +169,16 @@ def _leaf_dependency(dependant: Dependant) -> Callable[[Request], Awaitable[Any]
     return leaf
 
 
-def _params(fields: list[Any]) -> tuple[_Param, ...]:
+def _params(fields: list[Any]) -> tuple[_Param, ...] | None:
+    """Path or header parameters read by their alias, or ``None`` when FastAPI would read
+    one another way (a validation alias, a model of parameters)."""
+    for field in fields:
+        info = field.field_info
+        annotation = info.annotation
+        if info.validation_alias is not None or (
+            isinstance(annotation, type) and issubclass(annotation, BaseModel)
+        ):
+            return None
     return tuple(_Param(f.name, f.alias, f, f.field_info.is_required()) for f in fields)
 
 
@@ -198,8 +212,8 @@ def _plain_endpoint(dependant: Dependant) -> bool:
 
 def _body(route: Any) -> tuple[str, TypeAdapter[Any]] | None:
     body_field = route.body_field
-    if body_field is None or route._embed_body_fields:
-        return None
+    if body_field is None or route._embed_body_fields or body_field.field_info.metadata:
+        return None  # validators or constraints on the parameter itself: FastAPI's handler
     return body_field.name, TypeAdapter(body_field.field_info.annotation)
 
 
@@ -212,8 +226,12 @@ def plan_for(route: Any) -> _Plan | None:
     repeated = len({sub.call for sub in dependant.dependencies}) < len(leaves)
     # FastAPI would call a repeated dependency once: such a route keeps its handler.
     body = _body(route) if dependant.body_params else None
-    if None in leaves or repeated or (dependant.body_params and body is None):
+    path, headers = _params(dependant.path_params), _params(dependant.header_params)
+    unplanned = path is None or headers is None or (dependant.body_params and body is None)
+    if None in leaves or repeated or unplanned:
         return None
+    assert path is not None
+    assert headers is not None
     assert dependant.call is not None
     return _Plan(
         endpoint=dependant.call,
@@ -222,18 +240,21 @@ def plan_for(route: Any) -> _Plan | None:
             for sub, leaf in zip(dependant.dependencies, leaves, strict=True)
             if leaf is not None
         ),
-        path=_params(dependant.path_params),
-        headers=_params(dependant.header_params),
+        path=path,
+        headers=headers,
         request_name=dependant.request_param_name,
         body=body,
     )
 
 
-def _effective(route: DirectRoute) -> Any:
+def _effective(route: DirectRoute) -> Any | None:
     """The route as FastAPI builds its handler: an included route's view, with the
-    dependencies and overrides of where it is included, else the route itself."""
+    dependencies and overrides of where it is included, else the route itself;
+    ``None`` when this FastAPI does not say (then no plan: FastAPI's handler)."""
     context_var = getattr(fastapi.routing, "_effective_route_context_var", None)
-    context = context_var.get() if context_var is not None else None
+    if context_var is None:
+        return None  # never guess: a plan without the includer's dependencies would skip them
+    context = context_var.get()
     if context is not None and getattr(context, "original_route", None) is route:
         return context
     return route
@@ -246,8 +267,8 @@ class DirectRoute(JsonBodyRoute):
     def get_route_handler(self) -> _Handler:
         full = super().get_route_handler()
         route = _effective(self)
-        plan = plan_for(route)
-        if plan is None:
+        plan = None if route is None else plan_for(route)
+        if route is None or plan is None:
             return full
         overrides = route.dependency_overrides_provider
 

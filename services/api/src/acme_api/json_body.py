@@ -98,6 +98,9 @@ async def read_json_body(request: Request) -> Any:
     except RecursionError:
         # Thousands of nested arrays or objects: no request body of this API nests so deep.
         raise _invalid_json("the body nests arrays or objects too deeply", 0) from None
+    except ValueError as exc:
+        # An integer of more digits than Python converts (sys.get_int_max_str_digits()).
+        raise _invalid_json(f"the body holds a number too long to read: {exc}", 0) from None
     # Only an escape can put a surrogate or NUL into a string decoded from
     # valid UTF-8 (JSON forbids raw control characters in strings).
     if "\\u" in text:
