@@ -167,7 +167,9 @@ def idempotent_batch(
                 statement, parameters = one_statement(unique)
                 claim = {
                     "claim_consumer": consumer,
-                    "claim_ids": [message.id for message in unique],
+                    # In one order everywhere: concurrent batches sharing messages take
+                    # the ledger's index entries in the same order, so they wait, never deadlock.
+                    "claim_ids": sorted(message.id for message in unique),
                     "claim_at": datetime.now(UTC),
                 }
                 await uow.connection.execute(statement, {**parameters, **claim})

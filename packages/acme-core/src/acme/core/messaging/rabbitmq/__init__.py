@@ -229,6 +229,9 @@ class RabbitMQBus:
                     # The channel may already be gone (broker restarting).
                     logger.debug("cancel of %s failed: %r", subscription.consumer, exc)
                 subscription.consumer_tag = None
+            if subscription.flush_timer is not None:
+                subscription.flush_timer.cancel()
+                subscription.flush_timer = None
             self._flush(subscription)  # what is waiting is handled (and acked) before the drain
         await drain(self._in_flight, self.shutdown_timeout)
         connection, self._connection = self._connection, None
@@ -317,18 +320,23 @@ class RabbitMQBus:
             await settle(incoming.ack())
 
     def _enqueue(self, subscription: Subscription, pending: Pending) -> None:
+        if self._closing:
+            # close() has handed over what was waiting; this one stays unacked and the
+            # broker delivers it again (to another consumer, or after the restart).
+            return
         subscription.waiting.append(pending)
         if len(subscription.waiting) >= self.batch_size:
             self._flush(subscription)
-        elif not subscription.flush_due:
-            subscription.flush_due = True
+        elif subscription.flush_timer is None:
             loop = asyncio.get_running_loop()
-            loop.call_later(self.batch_linger, self._flush, subscription, True)
+            subscription.flush_timer = loop.call_later(
+                self.batch_linger, self._flush, subscription, True
+            )
 
     def _flush(self, subscription: Subscription, lingered: bool = False) -> None:
         """Hand what is waiting to a task of its own (tracked, so close() waits for it)."""
         if lingered:
-            subscription.flush_due = False
+            subscription.flush_timer = None
         batch, subscription.waiting = subscription.waiting, []
         if batch:
             task = asyncio.create_task(self._handle_batch(subscription, batch))
@@ -352,9 +360,8 @@ class RabbitMQBus:
                 raise  # shutdown: no ack, the broker redelivers
             except Exception as exc:  # any handler failure is retried
                 if len(group) == 1:
-                    await self._failed(
-                        subscription, group[0].incoming, group[0].message, group[0].attempt, exc
-                    )
+                    only = group[0]
+                    await self._failed(subscription, only.incoming, only.message, only.attempt, exc)
                     continue
                 logger.warning(
                     "consumer %s failed on a batch of %d; handling them one by one",
@@ -363,7 +370,14 @@ class RabbitMQBus:
                     exc_info=True,
                 )
                 for pending in group:
-                    await self._handle_alone(subscription, handler, pending)
+                    try:
+                        await self._handle_alone(subscription, handler, pending)
+                    except Exception:  # settling one must not leave the rest unsettled
+                        logger.exception(
+                            "consumer %s: could not settle a delivery; the "
+                            "broker delivers it again",
+                            subscription.consumer,
+                        )
                 continue
             for pending in group:
                 await settle(pending.incoming.ack())

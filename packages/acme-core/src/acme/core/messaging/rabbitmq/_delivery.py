@@ -72,7 +72,7 @@ class Subscription:
     queue: AbstractQueue | None = None
     consumer_tag: str | None = None
     waiting: list[Pending] = field(default_factory=list)
-    flush_due: bool = False
+    flush_timer: asyncio.TimerHandle | None = None
 
     def handler_for(self, message_type: str) -> Handler | None:
         for topic, handler in self.routes:
