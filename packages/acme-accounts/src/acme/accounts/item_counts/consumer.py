@@ -154,8 +154,10 @@ def _batch_upsert() -> Any:
         .subquery()
     )
     now = bindparam("claim_at", type_=item_counts.c.updated_at.type)
+    # Accounts in one order: concurrent batches lock their rows alike and wait, not deadlock.
+    rows = select(net.c.account_id, net.c.delta, now).order_by(net.c.account_id)
     statement = postgresql.insert(item_counts).from_select(
-        ["account_id", "item_count", "updated_at"], select(net.c.account_id, net.c.delta, now)
+        ["account_id", "item_count", "updated_at"], rows
     )
     return statement.on_conflict_do_update(
         index_elements=[item_counts.c.account_id],
