@@ -9,6 +9,7 @@ gunicorn that cannot be started at all (FATAL) ends supervisord with a failure.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -82,18 +83,30 @@ def test_a_server_that_cannot_start_ends_the_image_process_tree(root: Path, tini
     assert "ACME_DATABASE_URL" in server.log.read_text()
 
 
+def _children(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+
+
 def test_a_dead_server_ends_the_container(root: Path, tini: str) -> None:
     server = InImage(root, env={"ACME_ENV": "development"}, workers=1, ready_path="/health/live")
+    workers: list[int] = []
     try:
         server.start()
         assert server.process is not None
         init = server.process.pid
-        children = Path(f"/proc/{init}/task/{init}/children").read_text().split()
+        children = _children(init)
         assert len(children) == 1, "tini should have one child, gunicorn's master"
-        os.kill(int(children[0]), signal.SIGKILL)
+        master = int(children[0])
+        workers = [int(pid) for pid in _children(master)]
+        os.kill(master, signal.SIGKILL)
         status = exit_status(server.process, timeout=30)
     finally:
         server.stop()
+        # In a container the workers end with its PID namespace when tini exits; here
+        # they would outlive the test as orphans of the host's init.
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     # tini reports a child killed by a signal as 128 + the signal's number.
     assert status == 128 + signal.SIGKILL
