@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import signal
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -16,7 +19,7 @@ if TYPE_CHECKING:
 else:
     Subparsers = argparse._SubParsersAction
 
-__all__ = ["Command", "Subparsers", "load", "migrator", "setup_logging"]
+__all__ = ["Command", "Subparsers", "load", "migrator", "setup_logging", "until_stopped"]
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -31,3 +34,14 @@ def setup_logging(settings: Settings) -> None:
 
 def migrator(settings: Settings) -> Migrator:
     return Migrator(settings.database_url.get_secret_value())
+
+
+async def until_stopped(doing: str) -> None:
+    """Say what the process is ``doing`` on standard error, then wait for SIGINT or SIGTERM
+    (the long-running commands: ``relay``, ``consume``)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    print(f"{doing}; stop with Ctrl-C or SIGTERM", file=sys.stderr)
+    await stop.wait()

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 
 from acme_api.settings import Settings
 
-from ._common import Subparsers, setup_logging
+from ._common import Subparsers, setup_logging, until_stopped
 
 __all__ = ["register"]
 
@@ -48,12 +47,7 @@ async def _consume(settings: Settings) -> int:
     # The consumers' spans continue the traces their messages carry.
     container = await bootstrap.build(settings, consume=True, tracing=tracing_from_env())
     try:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
-        print("consuming events; stop with Ctrl-C or SIGTERM", file=sys.stderr)
-        await stop.wait()
+        await until_stopped("consuming events")
         return 0
     finally:
         # Closing the bus lets the handlers in flight finish (the broker redelivers the rest).

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
 
 from acme_api.settings import Settings
 
-from ._common import Subparsers, setup_logging
+from ._common import Subparsers, setup_logging, until_stopped
 
 __all__ = ["register"]
 
@@ -53,13 +52,8 @@ async def _relay(settings: Settings, *, once: bool) -> int:
                 total += published
             print(f"published {total} message(s)")
             return 0
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stop.set)
         container.relay.start()
-        print("relaying the outbox; stop with Ctrl-C or SIGTERM", file=sys.stderr)
-        await stop.wait()
+        await until_stopped("relaying the outbox")
         return 0
     finally:
         await container.aclose()
