@@ -7,6 +7,8 @@ imports the items component, and neither do its tests.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -36,6 +38,21 @@ def created(owner: uuid.UUID) -> Message:
 
 def deleted(owner: uuid.UUID) -> Message:
     return Message("item.deleted", {"id": str(uuid.uuid4()), "owner_id": str(owner)})
+
+
+@contextmanager
+def first_words(database: Database) -> Iterator[list[str]]:
+    """The first word of each statement the database runs inside the block."""
+    words: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        words.append(statement.split(maxsplit=1)[0].upper())
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield words
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", record)
 
 
 async def count(database: Database, account: uuid.UUID) -> int:
@@ -102,16 +119,8 @@ async def test_a_batch_is_one_claim_and_one_upsert_of_each_accounts_net_change(
     )
     alice, bob = uuid.uuid4(), uuid.uuid4()
     first = created(alice)
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement.split(maxsplit=1)[0].upper())
-
-    event.listen(database.engine.sync_engine, "before_cursor_execute", record)
-    try:
+    with first_words(database) as statements:
         await handler([first, created(alice), created(bob), deleted(alice), created(bob)])
-    finally:
-        event.remove(database.engine.sync_engine, "before_cursor_execute", record)
     assert statements == ["INSERT", "INSERT"]  # the claim, then the upsert
     assert (await count(database, alice), await count(database, bob)) == (1, 2)
     await handler([first, deleted(bob)])  # ``first`` again: only the deletion counts
@@ -129,17 +138,8 @@ async def test_on_postgresql_a_batch_is_one_statement_claim_and_upsert_together(
     )
     alice, bob = uuid.uuid4(), uuid.uuid4()
     first = created(alice)
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement.split(maxsplit=1)[0].upper())
-
-    event.listen(database.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        batch = [first, created(alice), created(bob), deleted(alice), created(bob), first]
-        await handler(batch)
-    finally:
-        event.remove(database.engine.sync_engine, "before_cursor_execute", record)
+    with first_words(database) as statements:
+        await handler([first, created(alice), created(bob), deleted(alice), created(bob), first])
     if database.engine.dialect.name == "postgresql":
         assert statements == ["WITH"]  # the claim and the upsert, in autocommit
     else:
