@@ -16,8 +16,8 @@ from acme.core.errors import NotFound, PreconditionFailed
 from acme.core.messaging import Message
 from acme.core.persistence import Page, decode_cursor, encode_cursor, parse_order
 from acme.core.testing.fakes import FakeUnitOfWork
-from acme.items.models import SORT_KEYS, Item, ItemFilter, ItemSort
-from acme.items.serializers import RenderedPage, items_json
+from acme.items.models import SORT_KEYS, Item, ItemFilter, ItemSort, RenderedPage
+from acme.items.serializers import items_json
 
 
 def _not_found(item_id: uuid.UUID) -> NotFound:

@@ -16,8 +16,8 @@ from acme.core.persistence import Page
 
 from . import events
 from .dependencies import ItemsDependencies
-from .models import Item, ItemFilter
-from .serializers import ItemCreate, ItemPatch, ItemQuery, RenderedPage
+from .models import Item, ItemFilter, RenderedPage
+from .serializers import ItemCreate, ItemPatch, ItemQuery
 
 __all__ = [
     "create_item",

@@ -20,6 +20,7 @@ __all__ = [
     "Item",
     "ItemFilter",
     "ItemSort",
+    "RenderedPage",
     "normalise_tags",
     "utcnow",
 ]
@@ -135,3 +136,16 @@ class ItemFilter:
     order: int | None = None
     tag: str | None = None
     title_prefix: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedPage:
+    """A page already in its JSON form: the array of items, and the next page's cursor.
+
+    What a listing answers on the hot path: the repository renders rows
+    straight to JSON, without an :class:`Item` per row. (Also importable from
+    :mod:`acme.items.serializers`, where it was first published.)
+    """
+
+    items_json: bytes
+    next_cursor: str | None

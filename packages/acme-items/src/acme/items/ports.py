@@ -13,8 +13,7 @@ from typing import Protocol
 from acme.core.messaging import Message
 from acme.core.persistence import Page, UnitOfWork
 
-from .models import Item, ItemFilter, ItemSort
-from .serializers import RenderedPage
+from .models import Item, ItemFilter, ItemSort, RenderedPage
 
 __all__ = ["ItemRepository", "ItemsUnitOfWork"]
 

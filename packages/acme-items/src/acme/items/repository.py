@@ -53,8 +53,8 @@ from ._queries import (
     render_records,
     rendered_position,
 )
-from .models import SORT_KEYS, Item, ItemFilter, ItemSort
-from .serializers import RenderedPage, items_json
+from .models import SORT_KEYS, Item, ItemFilter, ItemSort, RenderedPage
+from .serializers import items_json
 from .tables import PG_TAGS, items
 
 __all__ = ["SqlItemRepository", "SqlItemsUnitOfWork"]

@@ -40,6 +40,7 @@ from .models import (
     TITLE_MAX,
     Item,
     ItemSort,
+    RenderedPage,  # published here first; a domain value, so it lives in models
 )
 
 __all__ = [
@@ -215,18 +216,6 @@ class ItemPageOut(BaseModel):
 class _Page:
     items: list[Item]
     next: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class RenderedPage:
-    """A page already in its JSON form: the array of items, and the next page's cursor.
-
-    What a listing answers on the hot path: the repository renders rows
-    straight to JSON, without an :class:`~acme.items.models.Item` per row.
-    """
-
-    items_json: bytes
-    next_cursor: str | None
 
 
 _item_adapter: TypeAdapter[Item] = TypeAdapter(Item)
