@@ -63,6 +63,21 @@ def test_registered_secrets_are_masked_everywhere(
     assert "RuntimeError" in str(record["exc_info"])
 
 
+def test_a_secret_with_escaped_and_unescaped_characters_is_masked(
+    capture: tuple[io.StringIO, logging.Logger],
+) -> None:
+    stream, log = capture
+    # A JSON line escapes the quote and keeps the accented letter and DEL as they are.
+    secret = 'pa"ss\u00e9-\x7f-word-456'
+    register_secret(secret)
+    log.info("using %s", secret, extra={"note": secret})
+    text = stream.getvalue()
+    assert "word-456" not in text
+    (record,) = lines(stream)
+    assert record["message"] == f"using {REDACTED}"
+    assert record["note"] == REDACTED
+
+
 def test_sensitive_extra_keys_are_masked(capture: tuple[io.StringIO, logging.Logger]) -> None:
     stream, log = capture
     log.info("login", extra={"access_token": "eyJ...", "password": "x", "user": "ann"})

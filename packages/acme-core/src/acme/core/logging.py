@@ -8,15 +8,18 @@ replaced by ``***`` in the final line, whatever path it took into the record
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import UTC, datetime
 from typing import IO, Any, Literal
+
+from pydantic_core import PydanticSerializationError, to_json
 
 __all__ = [
     "REDACTED",
@@ -51,9 +54,10 @@ class _SecretRegistry:
     def add(self, value: str) -> None:
         if len(value) < _MIN_SECRET_LENGTH:
             return
-        escaped = json.dumps(value)[1:-1]
+        # As a JSON line carries it: escaped, with other characters kept or escaped too.
+        escaped = {json.dumps(value, ensure_ascii=ascii)[1:-1] for ascii in (True, False)}
         with self._lock:
-            needles = set(self._needles) | {value, escaped}
+            needles = set(self._needles) | {value} | escaped
             # Longest first, so a secret containing another is masked whole.
             self._needles = tuple(sorted(needles, key=len, reverse=True))
 
@@ -91,6 +95,7 @@ def bind_request_id(request_id: str | None) -> Iterator[None]:
         request_id_var.reset(token)
 
 
+@functools.lru_cache(maxsize=1024)
 def _is_sensitive(key: str) -> bool:
     lowered = key.lower()
     return any(marker in lowered for marker in _SENSITIVE_KEYS)
@@ -124,11 +129,20 @@ def _install_record_factory() -> None:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line, with UTC timestamps and the request id."""
+    """One JSON object per line, with UTC timestamps and the request id.
+
+    Lines are encoded by pydantic-core (compact, UTF-8 kept, anything it
+    cannot encode as its ``str``); the standard library's encoder takes over
+    for a value pydantic-core refuses (bytes that are not UTF-8, say).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._second: tuple[int, str] = (-1, "")  # one tuple: replaced whole, thread-safe
 
     def format(self, record: logging.LogRecord) -> str:
         document: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "ts": self._timestamp(record),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -141,7 +155,20 @@ class JsonFormatter(logging.Formatter):
             document["exc_info"] = self.formatException(record.exc_info)
         if record.stack_info:
             document["stack_info"] = self.formatStack(record.stack_info)
-        return _secrets.redact(json.dumps(document, default=str, ensure_ascii=False))
+        try:
+            line = to_json(document, fallback=str).decode()
+        except (PydanticSerializationError, ValueError):
+            line = json.dumps(document, default=str, ensure_ascii=False)
+        return _secrets.redact(line)
+
+    def _timestamp(self, record: logging.LogRecord) -> str:
+        """``2026-12-01T09:30:00.250+00:00``; the date and time of a second are made once."""
+        second = int(record.created)
+        cached, text = self._second
+        if cached != second:
+            text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = (second, text)
+        return f"{text}.{int(record.msecs):03d}+00:00"
 
 
 class TextFormatter(logging.Formatter):
