@@ -97,6 +97,20 @@ class Account:
     def disable(self) -> None:
         self.status = AccountStatus.DISABLED
 
+    def __copy__(self) -> Account:
+        # What copy.copy makes, field by field: its generic path (__reduce_ex__) was a
+        # third of authenticate's CPU, which copies the memoised account on every request.
+        return Account(
+            self.id,
+            self.issuer,
+            self.subject,
+            self.display_name,
+            self.email,
+            self.status,
+            self.created_at,
+            self.last_sign_in_at,
+        )
+
 
 @dataclass(slots=True)
 class SignInAttempt:
