@@ -90,7 +90,9 @@ class _Table:
             if router.dependencies or getattr(router, "max_body_size", None) is not None:
                 continue
             for route in router.routes:
-                plan = plan_for(route) if isinstance(route, DirectRoute) else None
+                if not isinstance(route, DirectRoute):
+                    continue
+                plan = plan_for(route)
                 if plan is None or getattr(route, "max_body_size", None) is not None:
                     continue
                 entries.append(

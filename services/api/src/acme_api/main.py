@@ -13,6 +13,7 @@ from acme.core.logging import configure_logging
 
 from . import bootstrap
 from .__about__ import __version__
+from .direct_lane import DirectLane, include_direct
 from .direct_route import DirectRoute
 from .docs import OPENAPI_PATH, install_docs
 from .edge import KnownHostsMiddleware, SecurityHeadersMiddleware
@@ -102,6 +103,10 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         openapi_url=OPENAPI_PATH if docs else None,
+        # Tracing is acme's own (acme_api.tracing, from the OTEL_* variables, on a provider
+        # of its own): FastAPI's native telemetry, which would look up OpenTelemetry's
+        # global providers on every request, stays off.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     # URLs the API writes (Location, next, Link) start here, never at the Host header.
     app.state.public_url = settings.public_url.rstrip("/")
@@ -111,6 +116,24 @@ def create_app(
     # the routers say so too, wherever they are mounted.
     app.router.route_class = DirectRoute
     install_problem_handlers(app)
+    _install_middleware(app, settings)
+    # Routes are matched in this order, one by one: the hot paths come first.
+    include_direct(app, items.router)
+    app.include_router(health.router)
+    app.include_router(well_known.router)
+    app.include_router(auth.router)
+    app.include_router(accounts.router)
+    app.include_router(pages.router)
+    install_openapi(app)
+    if tracing is not None:
+        tracing.instrument_app(app)
+    return app
+
+
+def _install_middleware(app: FastAPI, settings: Settings) -> None:
+    """acme's middleware, innermost first (each ``add_middleware`` wraps the ones before)."""
+    # Innermost: the items routes' ordinary requests, without FastAPI's routing layers.
+    app.add_middleware(DirectLane)
     if settings.metrics_enabled:
         # Inside the request-context middleware: an error escaping a route counts as a 500.
         app.state.metrics = HttpMetrics()
@@ -122,17 +145,6 @@ def create_app(
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     # Outermost: every response, the 413 and 500 of the request context too, gets its headers.
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.public_url.startswith("https://"))
-    # Routes are matched in this order, one by one: the hot paths come first.
-    app.include_router(items.router)
-    app.include_router(health.router)
-    app.include_router(well_known.router)
-    app.include_router(auth.router)
-    app.include_router(accounts.router)
-    app.include_router(pages.router)
-    install_openapi(app)
-    if tracing is not None:
-        tracing.instrument_app(app)
-    return app
 
 
 def _configure_logs(settings: Settings) -> None:

@@ -143,7 +143,8 @@ async def list_items(request: Request, account: CurrentAccount, deps: ItemsDeps)
     if page.next_cursor is not None:
         kept = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
         query_string = urlencode([*kept, ("cursor", page.next_cursor)])
-        next_url = f"{request.app.state.public_url}{request.url.path}?{query_string}"
+        # This route's URL, as create_item builds one: request.url would parse the Host.
+        next_url = f"{request.app.state.public_url}{router.prefix}?{query_string}"
         headers["Link"] = f'<{next_url}>; rel="next"'
     return Response(rendered_page_json(page, next_url), media_type=JSON, headers=headers)
 
