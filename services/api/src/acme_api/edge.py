@@ -1,5 +1,8 @@
 """The edge: which Host names are answered, and the headers every response carries.
 
+Both are applied by :class:`acme_api.middleware.RequestContextMiddleware`, in
+its one pass over each request and response.
+
 - In production only the public URL's host (and ``ACME_ALLOWED_HOSTS``) is
   answered; another ``Host`` gets a 400 problem (``unknown_host``) before any
   route runs. The health endpoints answer any host: probes call them by the
@@ -14,85 +17,63 @@
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
-from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message
 
-from .problems import problem_response
-
-__all__ = ["KnownHostsMiddleware", "SecurityHeadersMiddleware"]
+__all__ = ["HSTS", "KnownHosts", "ResponseHeaders", "host_name"]
 
 HSTS = "max-age=31536000; includeSubDomains"
 _ANY_HOST_PREFIX = "/health/"
 
 
-def _host_name(scope: Scope) -> str:
-    for name, value in scope.get("headers", ()):
-        if name == b"host":
-            host: str = value.decode("latin-1").strip().lower()
-            if host.startswith("["):  # [::1]:8000
-                return host[: host.find("]") + 1]
-            return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-    return ""
+def host_name(value: bytes) -> str:
+    """The host of a ``Host`` header's value, without its port, lowercased."""
+    host = value.decode("latin-1").strip().lower()
+    if host.startswith("["):  # [::1]:8000
+        return host[: host.find("]") + 1]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
-def _has_credentials(scope: Scope) -> bool:
-    return any(name in (b"authorization", b"cookie") for name, _ in scope.get("headers", ()))
+class ResponseHeaders:
+    """The headers every response gets, set in one pass over its own.
 
-
-class SecurityHeadersMiddleware:
-    """Sets the security headers on every response (the outermost layer, so on all of them).
-
-    Args:
-        app: The app inside.
-        hsts: Send ``Strict-Transport-Security`` (the public URL is https).
+    ``X-Request-ID``, ``X-Content-Type-Options`` and ``Referrer-Policy`` (and
+    ``Strict-Transport-Security`` with ``hsts``) replace any the app set;
+    ``Cache-Control: no-store`` is added to a response to a request with
+    credentials unless the route chose its own.
     """
 
-    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
-        self.app = app
-        self.hsts = hsts
+    def __init__(self, *, hsts: bool) -> None:
+        fixed = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+        if hsts:
+            fixed.append((b"strict-transport-security", HSTS.encode("latin-1")))
+        self._fixed = fixed
+        self._replaced = frozenset({b"x-request-id", *(name for name, _ in fixed)})
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        no_store = _has_credentials(scope)
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                headers["X-Content-Type-Options"] = "nosniff"
-                headers["Referrer-Policy"] = "no-referrer"
-                if no_store and "cache-control" not in headers:
-                    headers["Cache-Control"] = "no-store"
-                if self.hsts:
-                    headers["Strict-Transport-Security"] = HSTS
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+    def apply(self, message: Message, *, request_id: bytes, credentials: bool) -> None:
+        """Set the headers on an ``http.response.start`` message."""
+        kept = []
+        cache_control = False
+        for name, value in message.get("headers", ()):
+            lowered = name.lower()
+            if lowered in self._replaced:
+                continue
+            cache_control = cache_control or lowered == b"cache-control"
+            kept.append((name, value))
+        kept.extend(self._fixed)
+        kept.append((b"x-request-id", request_id))
+        if credentials and not cache_control:
+            kept.append((b"cache-control", b"no-store"))
+        message["headers"] = kept
 
 
-class KnownHostsMiddleware:
-    """Refuses a ``Host`` not in ``hosts`` with a problem (inside the request context,
-    so the refusal carries its request id); the health endpoints answer any host.
-    """
+class KnownHosts:
+    """The ``Host`` names answered (the health endpoints answer any)."""
 
-    def __init__(self, app: ASGIApp, *, hosts: frozenset[str]) -> None:
-        self.app = app
+    def __init__(self, hosts: frozenset[str]) -> None:
         self.hosts = hosts
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] == "http"
-            and not scope["path"].startswith(_ANY_HOST_PREFIX)
-            and _host_name(scope) not in self.hosts
-        ):
-            refused = problem_response(
-                Request(scope),
-                status=400,
-                code="unknown_host",
-                detail="this server does not answer for that Host; use the API's public URL",
-            )
-            await refused(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
+    def refuses(self, path: str, host: bytes | None) -> bool:
+        """Whether a request for ``path`` with this ``Host`` value is refused."""
+        if path.startswith(_ANY_HOST_PREFIX):
+            return False
+        return host is None or host_name(host) not in self.hosts

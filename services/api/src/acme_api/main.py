@@ -16,12 +16,10 @@ from .__about__ import __version__
 from .direct_lane import DirectLane, include_direct
 from .direct_route import DirectRoute
 from .docs import OPENAPI_PATH, install_docs
-from .edge import KnownHostsMiddleware, SecurityHeadersMiddleware
 from .metrics import (
     METRICS_PATH,
     HttpMetrics,
     MetricsListener,
-    MetricsMiddleware,
     metrics_endpoint,
     multiprocess_dir,
 )
@@ -131,20 +129,21 @@ def create_app(
 
 
 def _install_middleware(app: FastAPI, settings: Settings) -> None:
-    """acme's middleware, innermost first (each ``add_middleware`` wraps the ones before)."""
+    """acme's middleware: the request context (the whole edge, one pass) outside the lane."""
     # Innermost: the items routes' ordinary requests, without FastAPI's routing layers.
     app.add_middleware(DirectLane)
+    metrics = None
     if settings.metrics_enabled:
-        # Inside the request-context middleware: an error escaping a route counts as a 500.
-        app.state.metrics = HttpMetrics()
-        app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
+        metrics = app.state.metrics = HttpMetrics()
         if settings.metrics_on_api_listener:
             app.add_route(METRICS_PATH, metrics_endpoint, include_in_schema=False)
-    if settings.accepted_hosts is not None:
-        app.add_middleware(KnownHostsMiddleware, hosts=settings.accepted_hosts)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
-    # Outermost: every response, the 413 and 500 of the request context too, gets its headers.
-    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.public_url.startswith("https://"))
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        hsts=settings.public_url.startswith("https://"),
+        hosts=settings.accepted_hosts,
+        metrics=metrics,
+    )
 
 
 def _configure_logs(settings: Settings) -> None:

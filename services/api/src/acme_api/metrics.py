@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from typing import Any
 
 from prometheus_client import (
@@ -32,13 +31,13 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 __all__ = [
     "METRICS_PATH",
     "HttpMetrics",
     "MetricsListener",
-    "MetricsMiddleware",
+    "RequestMetrics",
     "metrics_endpoint",
     "multiprocess_dir",
 ]
@@ -100,46 +99,36 @@ def _route_template(scope: Scope) -> str:
     return path if isinstance(path, str) else UNMATCHED
 
 
-class MetricsMiddleware:
-    """Counts every HTTP request and times it, labelled by the matched route."""
+class RequestMetrics:
+    """Counts every HTTP request and times it, labelled by the matched route.
 
-    def __init__(self, app: ASGIApp, *, metrics: HttpMetrics) -> None:
-        self.app = app
+    :class:`acme_api.middleware.RequestContextMiddleware` calls :meth:`begin`
+    before the app and :meth:`end` after it, in its own pass over the request.
+    """
+
+    def __init__(self, metrics: HttpMetrics) -> None:
         self.metrics = metrics
         self._cache: dict[tuple[str, ...], Any] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    def begin(self, scope: Scope) -> str:
+        """Count the request in progress; its method's label."""
         # Any token is a method to the HTTP parser: label the standard ones only, so a
         # client cannot mint series (nor entries in the children's cache).
-        method = scope["method"] if scope["method"] in _METHODS else "OTHER"
-        status = 500
-        started = time.perf_counter()
+        method: str = scope["method"] if scope["method"] in _METHODS else "OTHER"
+        self._children(("in_progress", method), self.metrics.in_progress, method).inc()
+        return method
 
-        async def send_and_record(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        in_progress = self._children(("in_progress", method), self.metrics.in_progress, method)
-        in_progress.inc()
-        try:
-            await self.app(scope, receive, send_and_record)
-        finally:
-            in_progress.dec()
-            route = _route_template(scope)
-            latency = self._children(
-                ("latency", method, route), self.metrics.latency, method, route
-            )
-            latency.observe(time.perf_counter() - started)
-            code = str(status)
-            count = self._children(
-                ("requests", method, route, code), self.metrics.requests, method, route, code
-            )
-            count.inc()
+    def end(self, scope: Scope, method: str, status: int, seconds: float) -> None:
+        """Record the request answered with ``status`` after ``seconds``."""
+        self._children(("in_progress", method), self.metrics.in_progress, method).dec()
+        route = _route_template(scope)
+        latency = self._children(("latency", method, route), self.metrics.latency, method, route)
+        latency.observe(seconds)
+        code = str(status)
+        count = self._children(
+            ("requests", method, route, code), self.metrics.requests, method, route, code
+        )
+        count.inc()
 
     def _children(self, key: tuple[str, ...], metric: Any, *labels: str) -> Any:
         # A metric's child per label values, looked up once: labels() takes a lock and

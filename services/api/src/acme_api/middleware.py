@@ -1,4 +1,5 @@
-"""The outermost layer of every request: request id, access log, last-resort 500."""
+"""The outermost layer of every request: request id, known hosts, body cap, metrics,
+security headers, last-resort 500 and access line, in one pass."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ import os
 import re
 import time
 
-from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from acme.core.logging import request_id_var
 
+from .edge import KnownHosts, ResponseHeaders
+from .metrics import HttpMetrics, RequestMetrics
 from .problems import problem_response
 
 __all__ = ["REQUEST_ID_HEADER", "RequestContextMiddleware"]
@@ -26,31 +28,53 @@ access_logger = logging.getLogger("acme_api.access")
 logger = logging.getLogger(__name__)
 
 
-def _incoming_request_id(scope: Scope) -> str | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"x-request-id":
-            text = value.decode("latin-1")
-            return text if _VALID_REQUEST_ID.fullmatch(text) else None
-    return None
+def _incoming_request_id(value: bytes) -> str | None:
+    text = value.decode("latin-1")
+    return text if _VALID_REQUEST_ID.fullmatch(text) else None
 
 
-def _declared_length(scope: Scope) -> int | None:
-    for name, value in scope.get("headers", ()):
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
-    return None
+def _declared_length(value: bytes) -> int | None:
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+class _Headers:
+    """What the edge reads of a request's headers, in one pass over them."""
+
+    __slots__ = ("continues", "credentials", "host", "length", "request_id")
+
+    def __init__(self, scope: Scope) -> None:
+        self.request_id: bytes | None = None
+        self.length: bytes | None = None
+        self.host: bytes | None = None
+        self.credentials = False
+        self.continues = False
+        for name, value in scope.get("headers", ()):
+            if name == b"host":
+                self.host = self.host if self.host is not None else value
+            elif name in (b"authorization", b"cookie"):
+                self.credentials = True
+            elif name == b"x-request-id":
+                self.request_id = self.request_id if self.request_id is not None else value
+            elif name == b"content-length":
+                self.length = self.length if self.length is not None else value
+            elif name == b"expect":
+                self.continues = self.continues or value.lower() == b"100-continue"
 
 
 class RequestContextMiddleware:
-    """Gives every request an id (the caller's ``X-Request-ID`` when it is sane).
+    """The edge of every request, in one pass: request id, known hosts, body cap, metrics,
+    security headers, last-resort 500 and access line.
 
-    The id is set in :data:`acme.core.logging.request_id_var`, so every log
-    line of the request carries it, and returned in the response header. Any
-    exception that escapes the app becomes a problem-details 500 here, with
-    the same header, instead of a bare text page.
+    Every request gets an id (the caller's ``X-Request-ID`` when it is sane),
+    set in :data:`acme.core.logging.request_id_var`, so every log line of the
+    request carries it, and returned in the response header. Every response
+    gets the headers of :class:`acme_api.edge.ResponseHeaders`. Any exception
+    that escapes the app becomes a problem-details 500 here, with the same
+    headers, instead of a bare text page. Each request ends with one access
+    line.
 
     It also caps request bodies at ``max_body_bytes``: a declared
     ``Content-Length`` above the cap is refused before the app runs, and a
@@ -63,6 +87,11 @@ class RequestContextMiddleware:
     "connection reset" instead of the 413. A declared body too large to
     drain, or one the client waits to send (``Expect: 100-continue``), is
     refused without reading.
+
+    With ``hosts``, a request for another ``Host`` is refused with a 400
+    problem (``unknown_host``) after the body check (see :mod:`acme_api.edge`).
+    With ``metrics``, every request that passes both is counted and timed
+    (an exception escaping the app counts as a 500).
     """
 
     def __init__(
@@ -72,35 +101,44 @@ class RequestContextMiddleware:
         max_body_bytes: int,
         drain_bytes: int = 16 * 1024 * 1024,
         drain_seconds: float = 5.0,
+        hsts: bool = False,
+        hosts: frozenset[str] | None = None,
+        metrics: HttpMetrics | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.drain = _Drain(max_bytes=drain_bytes, seconds=drain_seconds)
+        self.headers = ResponseHeaders(hsts=hsts)
+        self.hosts = None if hosts is None else KnownHosts(hosts)
+        self.metrics = None if metrics is None else RequestMetrics(metrics)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        seen = _Headers(scope)
+        incoming = None if seen.request_id is None else _incoming_request_id(seen.request_id)
         # 128 random bits in hex, as uuid4().hex gives them, without building a UUID.
-        request_id = _incoming_request_id(scope) or os.urandom(16).hex()
+        request_id = incoming or os.urandom(16).hex()
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500
         response_started = False
+        set_headers, raw_id, credentials = self.headers.apply, request_id.encode(), seen.credentials
 
-        async def send_with_id(message: Message) -> None:
+        async def send_with_headers(message: Message) -> None:
             nonlocal status, response_started
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
-                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
+                set_headers(message, request_id=raw_id, credentials=credentials)
             await send(message)
 
         limit = self.max_body_bytes
         try:
-            declared = _declared_length(scope)
+            declared = None if seen.length is None else _declared_length(seen.length)
             if declared is not None and declared > limit:
-                if declared <= self.drain.max_bytes and not _expects_continue(scope):
+                if declared <= self.drain.max_bytes and not seen.continues:
                     await self.drain(receive)
                 too_large = problem_response(
                     Request(scope),
@@ -109,9 +147,28 @@ class RequestContextMiddleware:
                     detail=_too_large(limit),
                     headers=_CLOSE,
                 )
-                await too_large(scope, receive, send_with_id)
+                await too_large(scope, receive, send_with_headers)
                 return
-            await self.app(scope, _limited(receive, limit, self.drain), send_with_id)
+            if self.hosts is not None and self.hosts.refuses(scope["path"], seen.host):
+                refused = problem_response(
+                    Request(scope),
+                    status=400,
+                    code="unknown_host",
+                    detail="this server does not answer for that Host; use the API's public URL",
+                )
+                await refused(scope, receive, send_with_headers)
+                return
+            limited = _limited(receive, limit, self.drain)
+            if self.metrics is None:
+                await self.app(scope, limited, send_with_headers)
+                return
+            method = self.metrics.begin(scope)
+            begun = time.perf_counter()
+            try:
+                await self.app(scope, limited, send_with_headers)
+            finally:
+                # The status sent, or 500 for an exception that escaped before any.
+                self.metrics.end(scope, method, status, time.perf_counter() - begun)
         except Exception:
             logger.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
             if response_started:
@@ -122,7 +179,7 @@ class RequestContextMiddleware:
                 code="internal_error",
                 detail="an unexpected error occurred; quote the request id when reporting it",
             )
-            await response(scope, receive, send_with_id)
+            await response(scope, receive, send_with_headers)
         finally:
             if access_logger.isEnabledFor(logging.INFO):
                 _log_access(scope, status, started)
@@ -151,13 +208,6 @@ def _too_large(limit: int) -> str:
 
 
 _CLOSE = {"Connection": "close"}
-
-
-def _expects_continue(scope: Scope) -> bool:
-    return any(
-        name == b"expect" and value.lower() == b"100-continue"
-        for name, value in scope.get("headers", ())
-    )
 
 
 class _Drain:
