@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -133,6 +134,38 @@ async def test_consumers_apart_from_the_api_need_a_broker(tmp_path: Path) -> Non
             pass
 
 
+def test_a_taken_metrics_address_is_refused_with_its_reason(run: Run, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {
+            "ACME_AMQP_URL": "amqp://guest:guest@127.0.0.1:1/",
+            "ACME_METRICS_BIND": f"127.0.0.1:{port}",
+        }
+        for command in ("consume", "relay"):
+            result = run(command, cwd=tmp_path, env=env)
+            assert result.returncode == 2, (command, result.stderr)
+            assert f"cannot serve metrics on ACME_METRICS_BIND=127.0.0.1:{port}" in result.stderr
+            assert "Traceback" not in result.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _sample_total(exposition: str, name: str) -> float:
+    """The sum of every sample of ``name`` (over its labels) in a Prometheus exposition."""
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in exposition.splitlines()
+        if line.startswith((name + "{", name + " "))
+    )
+
+
 def _acme_api(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "acme_api", *args],
@@ -176,6 +209,8 @@ async def test_acme_api_consume_handles_what_the_api_processes_publish(
     env = {key: value for key, value in os.environ.items() if not key.startswith("ACME_")}
     env |= {f"ACME_{key.upper()}": value for key, value in common.items()}
     env["ACME_JWT_KEYS"] = jwks()
+    metrics_port = _free_port()
+    env["ACME_METRICS_BIND"] = f"127.0.0.1:{metrics_port}"
     consumer = _acme_api("consume", cwd=tmp_path, env=env)
     reader = None
     try:
@@ -198,6 +233,12 @@ async def test_acme_api_consume_handles_what_the_api_processes_publish(
                     return await item_counts.item_count(uow, me)
 
             await eventually(counted, 3)
+        # The consumer process serves its own pipeline metrics: every event's lag, and
+        # the handler calls that took them.
+        async with httpx.AsyncClient() as http:
+            exposition = (await http.get(f"http://127.0.0.1:{metrics_port}/metrics")).text
+        assert _sample_total(exposition, "acme_consumer_lag_seconds_count") >= 3
+        assert _sample_total(exposition, "acme_consumer_handling_seconds_count") >= 1
     finally:
         consumer.send_signal(signal.SIGTERM)
         returned = await asyncio.to_thread(consumer.wait, 30)

@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from typing import TYPE_CHECKING
 
 from acme_api.settings import Settings
 
-from ._common import Subparsers, setup_logging, until_stopped
+from ._common import MetricsUnavailable, Subparsers, pipeline_metrics, setup_logging, until_stopped
+
+if TYPE_CHECKING:
+    from acme_api.pipeline_metrics import PipelineMetrics
 
 __all__ = ["register"]
 
@@ -22,7 +26,8 @@ def register(commands: Subparsers) -> None:
             "set ACME_CONSUMERS_IN_API=false on the API processes, so their event loops "
             "serve requests only. Several at once share each consumer's queue (handlers "
             "are idempotent). Start it with, or before, the API: until a consumer's queue "
-            "exists its events wait in the outbox. Needs ACME_AMQP_URL."
+            "exists its events wait in the outbox. Needs ACME_AMQP_URL. With "
+            "ACME_METRICS_BIND, serves the consumers' lag and handling metrics there."
         ),
     )
     consume.set_defaults(handler=cmd_consume)
@@ -37,15 +42,22 @@ def cmd_consume(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    return asyncio.run(_consume(settings))
+    try:
+        with pipeline_metrics(settings) as pipeline:
+            return asyncio.run(_consume(settings, pipeline))
+    except MetricsUnavailable as exc:
+        print(f"acme-api: {exc}", file=sys.stderr)
+        return 2
 
 
-async def _consume(settings: Settings) -> int:
+async def _consume(settings: Settings, pipeline: PipelineMetrics | None) -> int:
     from acme_api import bootstrap
     from acme_api.tracing import tracing_from_env
 
     # The consumers' spans continue the traces their messages carry.
-    container = await bootstrap.build(settings, consume=True, tracing=tracing_from_env())
+    container = await bootstrap.build(
+        settings, consume=True, tracing=tracing_from_env(), pipeline=pipeline
+    )
     try:
         await until_stopped("consuming events")
         return 0

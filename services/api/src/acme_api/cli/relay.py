@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from typing import TYPE_CHECKING
 
 from acme_api.settings import Settings
 
-from ._common import Subparsers, setup_logging, until_stopped
+from ._common import MetricsUnavailable, Subparsers, pipeline_metrics, setup_logging, until_stopped
+
+if TYPE_CHECKING:
+    from acme_api.pipeline_metrics import PipelineMetrics
 
 __all__ = ["register"]
 
@@ -20,7 +24,8 @@ def register(commands: Subparsers) -> None:
         description=(
             "Publish committed outbox rows to RabbitMQ and mark them sent. Safe beside the "
             "relays in the API processes and beside other `acme-api relay` processes "
-            "(PostgreSQL row locks). Needs ACME_AMQP_URL."
+            "(PostgreSQL row locks). Needs ACME_AMQP_URL. With ACME_METRICS_BIND, serves the "
+            "outbox's and the publishing's metrics there."
         ),
     )
     relay.add_argument("--once", action="store_true", help="publish what is due now, then exit")
@@ -36,15 +41,24 @@ def cmd_relay(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    return asyncio.run(_relay(settings, once=args.once))
+    if args.once:
+        return asyncio.run(_relay(settings, once=True, pipeline=None))
+    try:
+        with pipeline_metrics(settings) as pipeline:
+            return asyncio.run(_relay(settings, once=False, pipeline=pipeline))
+    except MetricsUnavailable as exc:
+        print(f"acme-api: {exc}", file=sys.stderr)
+        return 2
 
 
-async def _relay(settings: Settings, *, once: bool) -> int:
+async def _relay(settings: Settings, *, once: bool, pipeline: PipelineMetrics | None) -> int:
     from acme_api import bootstrap
     from acme_api.tracing import tracing_from_env
 
     # The publish spans continue the traces their outbox rows recorded.
-    container = await bootstrap.build(settings, consume=False, tracing=tracing_from_env())
+    container = await bootstrap.build(
+        settings, consume=False, tracing=tracing_from_env(), pipeline=pipeline
+    )
     try:
         if once:
             total = 0
