@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 
@@ -76,6 +78,24 @@ def test_a_secret_with_escaped_and_unescaped_characters_is_masked(
     (record,) = lines(stream)
     assert record["message"] == f"using {REDACTED}"
     assert record["note"] == REDACTED
+
+
+def test_a_value_that_is_not_plain_json_is_written_as_its_str(
+    capture: tuple[io.StringIO, logging.Logger],
+) -> None:
+    stream, log = capture
+
+    @dataclasses.dataclass
+    class Attempt:
+        state: str
+        verifier: str = dataclasses.field(repr=False)
+
+    when = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
+    log.info("attempt", extra={"attempt": Attempt("s-1", "kept-out-of-repr"), "when": when})
+    (record,) = lines(stream)
+    assert record["attempt"] == str(Attempt("s-1", "kept-out-of-repr"))
+    assert "kept-out-of-repr" not in stream.getvalue()  # the field its repr leaves out
+    assert record["when"] == str(when)
 
 
 def test_sensitive_extra_keys_are_masked(capture: tuple[io.StringIO, logging.Logger]) -> None:

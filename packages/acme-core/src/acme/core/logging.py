@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import IO, Any, Literal
 
-from pydantic_core import PydanticSerializationError, to_json
+from pydantic_core import to_json
 
 __all__ = [
     "REDACTED",
@@ -37,6 +37,9 @@ request_id_var: ContextVar[str | None] = ContextVar("acme_request_id", default=N
 """The id of the request or message being handled; set by the API middleware and consumers."""
 
 _MIN_SECRET_LENGTH = 4
+# The values pydantic-core writes as the standard encoder would (a bool is an int's
+# subclass, but type() is exact).
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 _SENSITIVE_KEYS = ("password", "secret", "token", "authorization", "cookie", "api_key", "apikey")
 _STANDARD_ATTRS = frozenset(
     logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys()
@@ -131,9 +134,10 @@ def _install_record_factory() -> None:
 class JsonFormatter(logging.Formatter):
     """One JSON object per line, with UTC timestamps and the request id.
 
-    Lines are encoded by pydantic-core (compact, UTF-8 kept, anything it
-    cannot encode as its ``str``); the standard library's encoder takes over
-    for a value pydantic-core refuses (bytes that are not UTF-8, say).
+    A line whose values are all strings, numbers, booleans or null (an
+    access line, most lines) is encoded by pydantic-core: compact, UTF-8
+    kept. Any other value sends the line through the standard library's
+    encoder, which writes what it cannot encode as its ``str``.
     """
 
     def __init__(self) -> None:
@@ -155,9 +159,12 @@ class JsonFormatter(logging.Formatter):
             document["exc_info"] = self.formatException(record.exc_info)
         if record.stack_info:
             document["stack_info"] = self.formatStack(record.stack_info)
-        try:
-            line = to_json(document, fallback=str).decode()
-        except (PydanticSerializationError, ValueError):
+        if all(type(value) in _PLAIN for value in document.values()):
+            line = to_json(document).decode()
+        else:
+            # pydantic-core would write a dataclass or model field by field (a field kept
+            # out of its repr too) and a datetime in its own format: the standard encoder
+            # writes anything else as its str, as lines always had it.
             line = json.dumps(document, default=str, ensure_ascii=False)
         return _secrets.redact(line)
 
