@@ -9,8 +9,10 @@ app has a dependency override, which keeps the lane aside).
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +20,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Respons
 from starlette.types import Receive, Scope, Send
 
 from acme.core.migrations import Migrator
+from acme_api.dependencies import BearerAccount
 from acme_api.direct_lane import DirectLane, include_direct
 from acme_api.direct_route import DirectRoute
 from acme_api.main import create_app
@@ -27,6 +30,7 @@ from .conftest import client_of, make_settings
 
 @pytest.fixture
 async def served(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
+    """A client of the production app on SQLite, and a signed-in account's headers."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'api.db'}"
     await asyncio.to_thread(Migrator(url).upgrade)
     app = create_app(make_settings(database_url=url), configure_logs=False)
@@ -137,3 +141,47 @@ async def test_only_routers_included_for_the_lane_are_laned(laned: bool, routed:
     async with client_of(app, "http://testserver") as http:
         assert (await http.get("/plain")).text == "plain"
     assert routed == ([] if laned else ["GET /plain"])
+
+
+async def test_a_declined_request_runs_its_dependencies_twice_not_three_times(
+    served: tuple[httpx.AsyncClient, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    http, auth = served
+    calls: list[str] = []
+    original = BearerAccount.__call__
+
+    async def counting(self: BearerAccount, request: Request) -> Any:
+        calls.append(request.url.path)
+        return await original(self, request)
+
+    monkeypatch.setattr(BearerAccount, "__call__", counting)
+    # The plan authenticates, then declines the path parameter; FastAPI's handler
+    # authenticates again and answers the 422. The route's own plan is not run again.
+    answer = await http.get("/items/not-a-uuid", headers=auth)
+    assert answer.status_code == 422
+    assert calls == ["/items/not-a-uuid"] * 2
+
+
+class _Teapot(Exception):
+    pass
+
+
+def _sync_handler(request: Request, exc: Exception) -> Response:
+    return Response("short and stout", status_code=418)
+
+
+@pytest.mark.parametrize("handler", [_sync_handler, functools.partial(_sync_handler)])
+async def test_the_apps_exception_handlers_answer_on_the_lane(handler: Any) -> None:
+    app = FastAPI()
+    router = APIRouter(route_class=DirectRoute)
+
+    @router.get("/pot")
+    async def pot(request: Request) -> Response:
+        raise _Teapot
+
+    app.add_exception_handler(_Teapot, handler)
+    app.add_middleware(DirectLane)
+    include_direct(app, router)
+    async with client_of(app, "http://testserver") as http:
+        answer = await http.get("/pot")
+    assert (answer.status_code, answer.text) == (418, "short and stout")

@@ -138,16 +138,27 @@ def test_a_taken_metrics_address_is_refused_with_its_reason(run: Run, tmp_path: 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        port = taken.getsockname()[1]
-        env = {
-            "ACME_AMQP_URL": "amqp://guest:guest@127.0.0.1:1/",
-            "ACME_METRICS_BIND": f"127.0.0.1:{port}",
-        }
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        env = {"ACME_AMQP_URL": "amqp://guest:guest@127.0.0.1:1/"}
         for command in ("consume", "relay"):
-            result = run(command, cwd=tmp_path, env=env)
+            result = run(command, "--metrics-bind", address, cwd=tmp_path, env=env)
             assert result.returncode == 2, (command, result.stderr)
-            assert f"cannot serve metrics on ACME_METRICS_BIND=127.0.0.1:{port}" in result.stderr
+            assert f"cannot serve metrics on {address}" in result.stderr
             assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:99999", "127.0.0.1", "127.0.0.1:0", ":x"])
+def test_a_malformed_metrics_address_is_refused(run: Run, tmp_path: Path, address: str) -> None:
+    result = run("consume", "--metrics-bind", address, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "expected HOST:PORT with a port 1-65535" in result.stderr
+
+
+def test_metrics_are_for_a_running_relay(run: Run, tmp_path: Path) -> None:
+    env = {"ACME_AMQP_URL": "amqp://guest:guest@127.0.0.1:1/"}
+    result = run("relay", "--once", "--metrics-bind", "127.0.0.1:9", cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert "not --once" in result.stderr
 
 
 def _free_port() -> int:
@@ -210,8 +221,9 @@ async def test_acme_api_consume_handles_what_the_api_processes_publish(
     env |= {f"ACME_{key.upper()}": value for key, value in common.items()}
     env["ACME_JWT_KEYS"] = jwks()
     metrics_port = _free_port()
-    env["ACME_METRICS_BIND"] = f"127.0.0.1:{metrics_port}"
-    consumer = _acme_api("consume", cwd=tmp_path, env=env)
+    consumer = _acme_api(
+        "consume", "--metrics-bind", f"127.0.0.1:{metrics_port}", cwd=tmp_path, env=env
+    )
     reader = None
     try:
         reader = _started(consumer, "consuming events", 60)  # its queue is declared by then

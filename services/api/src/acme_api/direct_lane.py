@@ -14,15 +14,21 @@ whose method and path match a route of a router included with
 it sets what the router would set in the scope (``route``, ``endpoint``,
 ``path_params``), supplies the endpoint's arguments from the plan and sends
 its response; an exception is rendered by the app's exception handlers
-(the problem details), as Starlette's wrapper would. Anything else goes
+(the problem details), as Starlette's wrapper would: an ``async`` handler
+awaited, a plain one in the thread pool, no answer when it returns
+``None``. An exception raised while the response is being sent is not given
+to the handlers (the answer has started, or the client is gone): it goes
+on to the request context's last-resort 500, as through Starlette, which
+refuses to handle it once the response has started. Anything else goes
 on down FastAPI's own stack, untouched:
 
 - a path or method no laned route matches (FastAPI's 404 and 405);
 - a request the plan does not take (a body or parameter that does not
   validate, another content type...): it is handed down with its body
-  replayed, so FastAPI answers it exactly as before, errors and their order
-  included (a dependency has then run once already, as on the plan's own
-  fallback);
+  replayed and marked (``PLAN_DECLINED``), so its route goes straight to
+  FastAPI's handler, which answers it exactly as before, errors and their
+  order included (a dependency has then run twice: once in the plan, once
+  in FastAPI's handler, as on the plan's own fallback);
 - every request while the app has dependency overrides (tests), or when
   the app or a laned router has dependencies or a body limit of FastAPI's,
   which the lane would not apply.
@@ -34,6 +40,7 @@ serves are exactly the routes FastAPI would select.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import re
 from collections.abc import Callable, Sequence
@@ -41,11 +48,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .direct_route import DirectRoute, _Plan, plan_for
+from .direct_route import PLAN_DECLINED, DirectRoute, _Plan, plan_for
 
 __all__ = ["DirectLane", "include_direct"]
 
@@ -165,15 +173,28 @@ class DirectLane:
             handler = table.handler_for(exc)
             if handler is None:
                 raise
-            response = handler(request, exc)
-            if inspect.isawaitable(response):
-                response = await response
+            if _is_async(handler):
+                response = await handler(request, exc)
+            else:
+                response = await run_in_threadpool(handler, request, exc)
             exc.__traceback__ = None  # a reused exception would pile up tracebacks
+            if response is None:
+                return
         else:
             if arguments is None:  # not a request the plan takes: FastAPI's, body and all
+                scope[PLAN_DECLINED] = True
                 await self.app(scope, receive if recorded is None else recorded.replay(), send)
                 return
         await response(scope, receive, send)
+
+
+def _is_async(handler: _Handler) -> bool:
+    """Whether calling ``handler`` gives an awaitable (a partial's or an object's too)."""
+    while isinstance(handler, functools.partial):
+        handler = handler.func
+    return inspect.iscoroutinefunction(handler) or inspect.iscoroutinefunction(
+        getattr(handler, "__call__", None)  # noqa: B004 - the method, not callability
+    )
 
 
 class _Recorded:

@@ -48,7 +48,12 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from .json_body import JsonBodyRoute
 
-__all__ = ["DirectRoute"]
+__all__ = ["PLAN_DECLINED", "DirectRoute"]
+
+PLAN_DECLINED = "acme.plan_declined"
+"""Set in the scope of a request whose plan gave up (:mod:`.direct_lane`): its route then
+goes straight to FastAPI's handler instead of running the plan, and its dependencies,
+a second time."""
 
 _Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 # The content types whose bodies the lean handler reads; any other goes the long way.
@@ -275,6 +280,8 @@ class DirectRoute(JsonBodyRoute):
         async def direct(request: Request) -> Response:
             if overrides is not None and getattr(overrides, "dependency_overrides", None):
                 return await full(request)
+            if request.scope.get(PLAN_DECLINED):
+                return await full(request)  # the direct lane tried this plan already
             arguments = await plan.arguments(request)
             if arguments is None:
                 return await full(request)

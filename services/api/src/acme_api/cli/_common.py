@@ -26,6 +26,7 @@ __all__ = [
     "Command",
     "MetricsUnavailable",
     "Subparsers",
+    "add_metrics_bind",
     "load",
     "migrator",
     "pipeline_metrics",
@@ -60,19 +61,39 @@ async def until_stopped(doing: str) -> None:
 
 
 class MetricsUnavailable(Exception):
-    """``ACME_METRICS_BIND`` cannot be listened on; the message says why."""
+    """The metrics address cannot be listened on; the message says why."""
+
+
+def metrics_address(value: str) -> str:
+    """``HOST:PORT`` (an empty host is every address), for ``--metrics-bind``."""
+    host, colon, port = value.rpartition(":")
+    if not colon or not port.isdigit() or not 0 < int(port) < 65536 or " " in host:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT with a port 1-65535, got {value!r}")
+    return value
+
+
+def add_metrics_bind(parser: argparse.ArgumentParser, serves: str) -> None:
+    parser.add_argument(
+        "--metrics-bind",
+        type=metrics_address,
+        metavar="HOST:PORT",
+        help=f"serve {serves} as Prometheus metrics on this address (GET /metrics); "
+        "each process needs an address of its own",
+    )
 
 
 @contextlib.contextmanager
-def pipeline_metrics(settings: Settings) -> Iterator[PipelineMetrics | None]:
+def pipeline_metrics(settings: Settings, bind: str | None) -> Iterator[PipelineMetrics | None]:
     """The event pipeline's metrics of a process apart from the API (``relay``, ``consume``),
-    served on ``ACME_METRICS_BIND``; ``None`` when metrics are off or that is unset (such
-    a process has no other listener to serve them on).
+    served on ``bind``; ``None`` when it is not given or metrics are off.
+
+    The address is an option of the command, not ``ACME_METRICS_BIND``: processes that
+    share the API's environment would all claim the gunicorn master's address.
 
     Raises:
         MetricsUnavailable: the address cannot be listened on (in use, say).
     """
-    if not (settings.metrics_enabled and settings.metrics_bind):
+    if bind is None or not settings.metrics_enabled:
         yield None
         return
     from prometheus_client import CollectorRegistry
@@ -84,11 +105,10 @@ def pipeline_metrics(settings: Settings) -> Iterator[PipelineMetrics | None]:
     # relay and consume need RabbitMQ: the dead letters are the broker's, shared.
     pipeline = PipelineMetrics(registry, shared_dead_letters=True)
     try:
-        listener = MetricsListener.start(settings.metrics_bind, registry)
-    except OSError as exc:
-        raise MetricsUnavailable(
-            f"cannot serve metrics on ACME_METRICS_BIND={settings.metrics_bind}: {exc.strerror}"
-        ) from None
+        listener = MetricsListener.start(bind, registry)
+    except (OSError, OverflowError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise MetricsUnavailable(f"cannot serve metrics on {bind}: {reason}") from None
     try:
         yield pipeline
     finally:

@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING
 
 from acme_api.settings import Settings
 
-from ._common import MetricsUnavailable, Subparsers, pipeline_metrics, setup_logging, until_stopped
+from ._common import (
+    MetricsUnavailable,
+    Subparsers,
+    add_metrics_bind,
+    pipeline_metrics,
+    setup_logging,
+    until_stopped,
+)
 
 if TYPE_CHECKING:
     from acme_api.pipeline_metrics import PipelineMetrics
@@ -26,10 +33,10 @@ def register(commands: Subparsers) -> None:
             "set ACME_CONSUMERS_IN_API=false on the API processes, so their event loops "
             "serve requests only. Several at once share each consumer's queue (handlers "
             "are idempotent). Start it with, or before, the API: until a consumer's queue "
-            "exists its events wait in the outbox. Needs ACME_AMQP_URL. With "
-            "ACME_METRICS_BIND, serves the consumers' lag and handling metrics there."
+            "exists its events wait in the outbox. Needs ACME_AMQP_URL."
         ),
     )
+    add_metrics_bind(consume, "the consumers' lag, handling times and dead letters")
     consume.set_defaults(handler=cmd_consume)
 
 
@@ -43,7 +50,7 @@ def cmd_consume(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 2
     try:
-        with pipeline_metrics(settings) as pipeline:
+        with pipeline_metrics(settings, args.metrics_bind) as pipeline:
             return asyncio.run(_consume(settings, pipeline))
     except MetricsUnavailable as exc:
         print(f"acme-api: {exc}", file=sys.stderr)

@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING
 
 from acme_api.settings import Settings
 
-from ._common import MetricsUnavailable, Subparsers, pipeline_metrics, setup_logging, until_stopped
+from ._common import (
+    MetricsUnavailable,
+    Subparsers,
+    add_metrics_bind,
+    pipeline_metrics,
+    setup_logging,
+    until_stopped,
+)
 
 if TYPE_CHECKING:
     from acme_api.pipeline_metrics import PipelineMetrics
@@ -24,11 +31,11 @@ def register(commands: Subparsers) -> None:
         description=(
             "Publish committed outbox rows to RabbitMQ and mark them sent. Safe beside the "
             "relays in the API processes and beside other `acme-api relay` processes "
-            "(PostgreSQL row locks). Needs ACME_AMQP_URL. With ACME_METRICS_BIND, serves the "
-            "outbox's and the publishing's metrics there."
+            "(PostgreSQL row locks). Needs ACME_AMQP_URL."
         ),
     )
     relay.add_argument("--once", action="store_true", help="publish what is due now, then exit")
+    add_metrics_bind(relay, "the outbox's backlog and the publishing's failures (not with --once)")
     relay.set_defaults(handler=cmd_relay)
 
 
@@ -42,9 +49,12 @@ def cmd_relay(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 2
     if args.once:
+        if args.metrics_bind is not None:
+            print("acme-api: --metrics-bind serves a running relay, not --once", file=sys.stderr)
+            return 2
         return asyncio.run(_relay(settings, once=True, pipeline=None))
     try:
-        with pipeline_metrics(settings) as pipeline:
+        with pipeline_metrics(settings, args.metrics_bind) as pipeline:
             return asyncio.run(_relay(settings, once=False, pipeline=pipeline))
     except MetricsUnavailable as exc:
         print(f"acme-api: {exc}", file=sys.stderr)
