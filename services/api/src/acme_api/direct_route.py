@@ -288,5 +288,4 @@ class DirectRoute(JsonBodyRoute):
             response: Response = await plan.endpoint(**arguments)
             return response
 
-        direct.direct_plan = plan  # type: ignore[attr-defined]
         return direct

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import signal
 import sys
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 from acme.core.config import load_settings
 from acme.core.logging import configure_logging
@@ -24,12 +23,11 @@ else:
 
 __all__ = [
     "Command",
-    "MetricsUnavailable",
     "Subparsers",
     "add_metrics_bind",
     "load",
     "migrator",
-    "pipeline_metrics",
+    "run_serving_metrics",
     "setup_logging",
     "until_stopped",
 ]
@@ -60,10 +58,6 @@ async def until_stopped(doing: str) -> None:
     await stop.wait()
 
 
-class MetricsUnavailable(Exception):
-    """The metrics address cannot be listened on; the message says why."""
-
-
 def metrics_address(value: str) -> str:
     """``HOST:PORT`` (an empty host is every address), for ``--metrics-bind``."""
     host, colon, port = value.rpartition(":")
@@ -82,20 +76,20 @@ def add_metrics_bind(parser: argparse.ArgumentParser, serves: str) -> None:
     )
 
 
-@contextlib.contextmanager
-def pipeline_metrics(settings: Settings, bind: str | None) -> Iterator[PipelineMetrics | None]:
-    """The event pipeline's metrics of a process apart from the API (``relay``, ``consume``),
-    served on ``bind``; ``None`` when it is not given or metrics are off.
+def run_serving_metrics(
+    settings: Settings,
+    bind: str | None,
+    main: Callable[[PipelineMetrics | None], Coroutine[Any, Any, int]],
+) -> int:
+    """Run ``main`` (``relay``, ``consume``) with the event pipeline's metrics served on
+    ``bind``; ``None`` is handed to it when no address is given or metrics are off.
 
     The address is an option of the command, not ``ACME_METRICS_BIND``: processes that
-    share the API's environment would all claim the gunicorn master's address.
-
-    Raises:
-        MetricsUnavailable: the address cannot be listened on (in use, say).
+    share the API's environment would all claim the gunicorn master's address. One that
+    cannot be listened on (in use, say) is exit code 2 with the reason.
     """
     if bind is None or not settings.metrics_enabled:
-        yield None
-        return
+        return asyncio.run(main(None))
     from prometheus_client import CollectorRegistry
 
     from acme_api.metrics import MetricsListener
@@ -108,8 +102,9 @@ def pipeline_metrics(settings: Settings, bind: str | None) -> Iterator[PipelineM
         listener = MetricsListener.start(bind, registry)
     except (OSError, OverflowError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise MetricsUnavailable(f"cannot serve metrics on {bind}: {reason}") from None
+        print(f"acme-api: cannot serve metrics on {bind}: {reason}", file=sys.stderr)
+        return 2
     try:
-        yield pipeline
+        return asyncio.run(main(pipeline))
     finally:
         listener.stop()

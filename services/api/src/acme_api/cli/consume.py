@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
+import functools
 import sys
 from typing import TYPE_CHECKING
 
 from acme_api.settings import Settings
 
 from ._common import (
-    MetricsUnavailable,
     Subparsers,
     add_metrics_bind,
-    pipeline_metrics,
+    run_serving_metrics,
     setup_logging,
     until_stopped,
 )
@@ -49,12 +48,7 @@ def cmd_consume(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
         return 2
-    try:
-        with pipeline_metrics(settings, args.metrics_bind) as pipeline:
-            return asyncio.run(_consume(settings, pipeline))
-    except MetricsUnavailable as exc:
-        print(f"acme-api: {exc}", file=sys.stderr)
-        return 2
+    return run_serving_metrics(settings, args.metrics_bind, functools.partial(_consume, settings))
 
 
 async def _consume(settings: Settings, pipeline: PipelineMetrics | None) -> int:

@@ -10,10 +10,9 @@ from typing import TYPE_CHECKING
 from acme_api.settings import Settings
 
 from ._common import (
-    MetricsUnavailable,
     Subparsers,
     add_metrics_bind,
-    pipeline_metrics,
+    run_serving_metrics,
     setup_logging,
     until_stopped,
 )
@@ -53,12 +52,11 @@ def cmd_relay(args: argparse.Namespace, settings: Settings) -> int:
             print("acme-api: --metrics-bind serves a running relay, not --once", file=sys.stderr)
             return 2
         return asyncio.run(_relay(settings, once=True, pipeline=None))
-    try:
-        with pipeline_metrics(settings, args.metrics_bind) as pipeline:
-            return asyncio.run(_relay(settings, once=False, pipeline=pipeline))
-    except MetricsUnavailable as exc:
-        print(f"acme-api: {exc}", file=sys.stderr)
-        return 2
+    return run_serving_metrics(
+        settings,
+        args.metrics_bind,
+        lambda pipeline: _relay(settings, once=False, pipeline=pipeline),
+    )
 
 
 async def _relay(settings: Settings, *, once: bool, pipeline: PipelineMetrics | None) -> int:
