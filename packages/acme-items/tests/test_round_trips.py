@@ -2,7 +2,8 @@
 
 Every statement is counted where the driver sends it: SQLAlchemy's cursor
 executions, and through asyncpg's query logger what never passes a cursor
-(asyncpg's own ``BEGIN``/``COMMIT``, the reads run on the driver). Prepared-statement round trips
+(asyncpg's own ``BEGIN``/``COMMIT``, the reads run on the driver), on
+SQLAlchemy's pooled connections and on the driver pool's. Prepared-statement round trips
 are excluded by warming up first: the same statements run twice and only
 the second run is counted.
 """
@@ -63,12 +64,14 @@ class Wire:
     def __init__(self) -> None:
         self.sent: list[str] = []
         self.through_sqlalchemy: list[str] = []
+        self.checkouts = 0  # of SQLAlchemy's pool
 
     async def reset(self) -> None:
         # Records of statements already run may still be on their way (see kinds).
         await asyncio.sleep(0.01)
         self.sent.clear()
         self.through_sqlalchemy.clear()
+        self.checkouts = 0
 
     async def kinds(self) -> list[str]:
         # asyncpg hands query records to its loggers with call_soon.
@@ -91,6 +94,7 @@ def watching(database: Database) -> Iterator[Wire]:
         wire.through_sqlalchemy.append(statement)
 
     def on_checkout(dbapi_connection: Any, *_args: Any) -> None:
+        wire.checkouts += 1
         dbapi_connection.driver_connection.add_query_logger(on_query)
 
     def on_checkin(dbapi_connection: Any, *_args: Any) -> None:
@@ -104,11 +108,27 @@ def watching(database: Database) -> Iterator[Wire]:
     ]
     for name, listener in listeners:
         event.listen(engine, name, listener)
+    # The driver pool's connections (units of work that open on demand) are logged too.
+    pool = database.driver_pool
+    assert pool is not None
+    acquire, release = pool.acquire, pool.release
+
+    async def acquire_logged() -> Any:
+        connection = await acquire()
+        connection.add_query_logger(on_query)
+        return connection
+
+    async def release_logged(connection: Any) -> None:
+        connection.remove_query_logger(on_query)
+        await release(connection)
+
+    pool.acquire, pool.release = acquire_logged, release_logged  # type: ignore[method-assign]
     try:
         yield wire
     finally:
         for name, listener in listeners:
             event.remove(engine, name, listener)
+        pool.acquire, pool.release = acquire, release  # type: ignore[method-assign]
 
 
 async def _pending(database: Database) -> int:
@@ -125,6 +145,8 @@ async def test_a_create_is_one_statement_with_its_outbox_row(
         await wire.reset()
         item = await create_item(deps, owner_id=OWNER, data=ItemCreate(title="counted"))
     assert await wire.kinds() == ["WITH ACME_WRITE"], wire.sent
+    # On the driver pool: nothing was checked out of SQLAlchemy's.
+    assert wire.checkouts == 0
     async with database.engine.connect() as connection:
         stored = (
             await connection.execute(select(items.c.title).where(items.c.id == item.id))
@@ -196,6 +218,7 @@ async def test_hot_reads_are_one_statement_each_on_the_driver(
         )
     assert await wire.kinds() == ["SELECT ITEMS.ID,", "SELECT ITEMS.ID,"], wire.sent
     assert wire.through_sqlalchemy == []  # no result layer: the driver's records
+    assert wire.checkouts == 0  # nor SQLAlchemy's pool: the driver pool's connections
     assert got == item
     assert [i.title for i in first.items + second.items] == ["and me", "read me"]
 
@@ -212,6 +235,7 @@ async def test_a_rendered_listing_is_one_statement_on_the_driver(
         )
     assert await wire.kinds() == ["SELECT CAST(ITEMS.ID", "SELECT CAST(ITEMS.ID"], wire.sent
     assert wire.through_sqlalchemy == []
+    assert wire.checkouts == 0
     shown = json.loads(first.items_json) + json.loads(second.items_json)
     assert [i["title"] for i in shown] == ["two", "one"]
     assert shown[1]["meta"] == {"k": [1, "é"]}

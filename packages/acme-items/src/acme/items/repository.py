@@ -106,7 +106,10 @@ class SqlItemRepository(SqlRepository[Item]):
     """:class:`~acme.items.ports.ItemRepository` on the unit of work's connection."""
 
     def __init__(self, connection: AsyncConnection, uow: SqlUnitOfWork | None = None) -> None:
-        self._sqlite = connection.dialect.name == "sqlite"
+        # The engine's dialect: a unit of work that opens on demand has not
+        # checked ``connection`` out yet (see :meth:`_ready`).
+        self._sqlite = connection.engine.dialect.name == "sqlite"
+        self._unit = uow
         # Writes are deferred to the commit of a unit of work in deferred mode.
         self._uow = uow if uow is not None and uow.deferred else None
         super().__init__(
@@ -135,7 +138,7 @@ class SqlItemRepository(SqlRepository[Item]):
             self._uow.defer(statement, parameters, check=check, conflict=conflict)
             return
         try:
-            result = await self.connection.execute(statement, parameters)
+            result = await (await self._ready()).execute(statement, parameters)
         except IntegrityError as exc:
             if conflict is None:
                 raise
@@ -146,12 +149,12 @@ class SqlItemRepository(SqlRepository[Item]):
     async def get_owned(self, owner_id: uuid.UUID, item_id: uuid.UUID) -> Item:
         """The owner's item. Another owner's item is :class:`NotFound`, like a missing one."""
         parameters = {"item_id": item_id, "owner_id": owner_id}
-        records = await driver_rows(self.connection, GET_OWNED, parameters)
+        records = await driver_rows(self._source(), GET_OWNED, parameters)
         if records is not None:
             if not records:
                 raise _not_found(item_id)
             return from_record(records[0])
-        row = (await self.connection.execute(GET_OWNED, parameters)).first()
+        row = (await (await self._ready()).execute(GET_OWNED, parameters)).first()
         if row is None:
             raise _not_found(item_id)
         return self._to_entity(row)
@@ -186,6 +189,7 @@ class SqlItemRepository(SqlRepository[Item]):
             if page is not None:
                 return page
         query = select(items).where(*self._conditions(spec))
+        await self._ready()
         return await self.page_of(query, order=SORT_KEYS[sort], after=after, limit=limit)
 
     async def list_rendered(
@@ -245,7 +249,7 @@ class SqlItemRepository(SqlRepository[Item]):
             rendered=rendered,
         )
         parameters = listing_parameters(spec, position, limit + 1)
-        return await driver_rows(self.connection, statement, parameters)
+        return await driver_rows(self._source(), statement, parameters)
 
     async def _driver_page(
         self, spec: ItemFilter, sort: ItemSort, after: str | None, limit: int
@@ -318,7 +322,17 @@ class SqlItemRepository(SqlRepository[Item]):
 
     async def _exists(self, condition: ColumnElement[bool]) -> bool:
         query = select(items.c.id).where(condition)
-        return (await self.connection.execute(query)).first() is not None
+        return (await (await self._ready()).execute(query)).first() is not None
+
+    def _source(self) -> SqlUnitOfWork | AsyncConnection:
+        """Where a statement runs straight on the driver: the unit of work, if there is one."""
+        return self._unit if self._unit is not None else self.connection
+
+    async def _ready(self) -> AsyncConnection:
+        """:attr:`connection`, checked out first if the unit of work put it off."""
+        if self._unit is not None:
+            await self._unit.connect()
+        return self.connection
 
 
 class SqlItemsUnitOfWork(ComponentUnitOfWork):
@@ -330,6 +344,7 @@ class SqlItemsUnitOfWork(ComponentUnitOfWork):
     """
 
     deferred_writes = True
+    open_on_demand = True
 
     @property
     def items(self) -> SqlItemRepository:

@@ -22,6 +22,7 @@ from acme.core.errors import Invalid
 from acme.core.logging import register_secret
 
 from ._diagnosis import database_unavailable
+from .driver_pool import DriverPool, register_driver_pool
 from .unit_of_work import SqlUnitOfWork
 
 if TYPE_CHECKING:
@@ -66,6 +67,11 @@ class Database:
             ``statement_timeout`` goes in the startup packet (PgBouncer
             refuses it). Direct connections keep both.
         application_name: Shown in ``pg_stat_activity``.
+        driver_pool_size: On PostgreSQL with asyncpg, the size of asyncpg's own
+            pool beside SQLAlchemy's (default: ``pool_size``), for units of work
+            that open on demand (see :mod:`.driver_pool`): a process may hold
+            up to ``pool_size + max_overflow + driver_pool_size`` connections,
+            each pool opening them only as they are needed.
     """
 
     def __init__(
@@ -81,6 +87,7 @@ class Database:
         application_name: str = "acme",
         echo: bool = False,
         pgbouncer: bool = False,
+        driver_pool_size: int | None = None,
     ) -> None:
         try:
             self.url = make_url(url)
@@ -93,6 +100,7 @@ class Database:
         # page of rows with a JSON column spent a tenth of its CPU in json.loads.
         # Pre-ping is done by the checkout listener below, only for idle connections.
         kwargs: dict[str, Any] = {"echo": echo, "json_deserializer": from_json}
+        driver_connect_args: dict[str, Any] | None = None
         if self.dialect == "postgresql":
             server_settings = {"application_name": application_name}
             connect_args: dict[str, Any] = {"timeout": pool_timeout}
@@ -107,6 +115,9 @@ class Database:
                 "pool_recycle": 1800,
                 "connect_args": {**connect_args, "server_settings": server_settings},
             }
+            driver_connect_args = {"timeout": pool_timeout, "server_settings": server_settings}
+            if pgbouncer:
+                driver_connect_args["statement_cache_size"] = 0
         elif self.dialect == "sqlite":
             kwargs["connect_args"] = {"timeout": pool_timeout}
         try:
@@ -122,6 +133,16 @@ class Database:
                 f"the database driver {exc.name!r} is not installed"
                 + (f"; run: {hint}" if hint else "")
             ) from None
+        self.driver_pool: DriverPool | None = None
+        if driver_connect_args is not None and self.url.get_driver_name() == "asyncpg":
+            self.driver_pool = DriverPool(
+                self.engine,
+                size=pool_size if driver_pool_size is None else driver_pool_size,
+                timeout=pool_timeout,
+                idle_after=pre_ping_after if pool_pre_ping else 300.0,
+                connect_args=driver_connect_args,
+            )
+            register_driver_pool(self.engine, self.driver_pool)
         if self.dialect == "sqlite":
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         elif pool_pre_ping:
@@ -178,7 +199,9 @@ class Database:
             raise database_unavailable(exc) from exc
 
     async def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (SQLAlchemy's and asyncpg's own)."""
+        if self.driver_pool is not None:
+            await self.driver_pool.close()
         await self.engine.dispose()
 
     def __repr__(self) -> str:

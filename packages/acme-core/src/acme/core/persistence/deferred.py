@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import (
     Delete,
@@ -33,13 +33,21 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .driver import driver_value
+from .driver import DriverSource, driver_value
 
-__all__ = ["Check", "DeferredWrites"]
+__all__ = ["Check", "CombinedRunner", "DeferredWrites"]
 
 Write = Insert | Update | Delete
 Check = Callable[[int], Awaitable[None]]
 """Given how many rows a deferred write changed; raises to refuse the unit of work."""
+
+
+class CombinedRunner(DriverSource, Protocol):
+    """The unit of work a combined write runs for: its driver, else its connection."""
+
+    async def connect(self) -> AsyncConnection:
+        """The SQLAlchemy connection, opened if it was put off."""
+        ...
 
 
 @dataclass(slots=True)
@@ -84,7 +92,7 @@ class DeferredWrites:
         """Whether the queue is one write and its inserts (one statement on PostgreSQL)."""
         return len(self._groups) == 1 and self._groups[0].write is not None
 
-    async def run_combined(self, connection: AsyncConnection) -> None:
+    async def run_combined(self, uow: CombinedRunner) -> None:
         """Run the one write and its inserts as one statement (PostgreSQL only)."""
         (group,) = self._groups
         self._groups = []
@@ -96,8 +104,9 @@ class DeferredWrites:
         statement = _combined(group.write, signature)
         # On asyncpg, straight to the driver: SQLAlchemy's per-execution work
         # (the statement's cache key, the parameters) cost more than the round trip.
-        changed = await driver_value(connection, statement, parameters)
+        changed = await driver_value(uow, statement, parameters)
         if changed is None:
+            connection = await uow.connect()
             with _conflicts(group):
                 result = await connection.execute(statement, parameters)
             changed = result.scalar_one()

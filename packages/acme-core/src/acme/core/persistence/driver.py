@@ -11,6 +11,9 @@ It only takes the short way where that changes nothing: on asyncpg, on a
 connection in autocommit (a reader, or a unit of work with deferred writes
 before its commit), so no transaction of SQLAlchemy's is bypassed. Anywhere
 else it answers ``None`` and the caller runs the statement the usual way.
+Both take a SQLAlchemy connection or a unit of work (anything with a
+``dialect`` and an async ``driver()``, see :class:`DriverSource`): a unit of
+work that opens on demand hands out a connection of asyncpg's own pool.
 Parameters reach asyncpg as given, without SQLAlchemy's bind processing:
 pass UUIDs, numbers, text and aware datetimes.
 
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Select
 from sqlalchemy.engine import Dialect
@@ -35,7 +38,18 @@ from sqlalchemy.sql.expression import ClauseElement
 
 from ._diagnosis import database_unavailable
 
-__all__ = ["driver_rows", "driver_value"]
+__all__ = ["DriverSource", "autocommit_driver", "driver_rows", "driver_value"]
+
+
+class DriverSource(Protocol):
+    """Where a statement can run straight on asyncpg: a unit of work."""
+
+    @property
+    def dialect(self) -> Dialect: ...
+
+    async def driver(self) -> Any | None:
+        """An asyncpg connection in autocommit, or ``None`` where there is none."""
+        ...
 
 
 @lru_cache(maxsize=256)
@@ -65,7 +79,7 @@ def _compiled_with_processors(
     return str(compiled), names, processors
 
 
-async def _autocommit_driver(connection: AsyncConnection) -> Any | None:
+async def autocommit_driver(connection: AsyncConnection) -> Any | None:
     """asyncpg's connection under ``connection`` when it is in autocommit, else ``None``."""
     if connection.dialect.driver != "asyncpg":
         return None
@@ -80,8 +94,16 @@ async def _autocommit_driver(connection: AsyncConnection) -> Any | None:
     return adapter.driver_connection
 
 
+async def _driver_of(source: AsyncConnection | DriverSource) -> Any | None:
+    if isinstance(source, AsyncConnection):
+        return await autocommit_driver(source)
+    return await source.driver()
+
+
 async def driver_value(
-    connection: AsyncConnection, statement: ClauseElement, parameters: Mapping[str, Any]
+    source: AsyncConnection | DriverSource,
+    statement: ClauseElement,
+    parameters: Mapping[str, Any],
 ) -> Any | None:
     """The first column of the first row of ``statement``, run on asyncpg in autocommit.
 
@@ -95,10 +117,10 @@ async def driver_value(
     Raises:
         Unavailable: the server cancelled the statement or the connection failed.
     """
-    driver = await _autocommit_driver(connection)
+    driver = await _driver_of(source)
     if driver is None:
         return None
-    compiled = _compiled_with_processors(statement, connection.dialect)
+    compiled = _compiled_with_processors(statement, source.dialect)
     if compiled is None:
         return None
     sql, names, processors = compiled
@@ -119,7 +141,7 @@ async def driver_value(
 
 
 async def driver_rows(
-    connection: AsyncConnection, statement: Select[Any], parameters: Mapping[str, Any]
+    source: AsyncConnection | DriverSource, statement: Select[Any], parameters: Mapping[str, Any]
 ) -> Sequence[Sequence[Any]] | None:
     """The rows of ``statement`` from asyncpg, or ``None`` where this connection cannot.
 
@@ -133,10 +155,10 @@ async def driver_rows(
     Raises:
         Unavailable: the server cancelled the query or the connection failed.
     """
-    driver = await _autocommit_driver(connection)
+    driver = await _driver_of(source)
     if driver is None:
         return None
-    sql, names = _compiled(statement, connection.dialect)
+    sql, names = _compiled(statement, source.dialect)
     try:
         rows: Sequence[Sequence[Any]] = await driver.fetch(
             sql, *(parameters[name] for name in names)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import Table
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
 from ._diagnosis import database_unavailable
@@ -17,6 +18,8 @@ from ._outage import close_quietly as _close_quietly
 from ._outage import is_outage
 from ._outage import unreachable as _unreachable
 from .deferred import Check, DeferredWrites, Write
+from .driver import autocommit_driver
+from .driver_pool import DriverPool, driver_pool
 
 if TYPE_CHECKING:
     from acme.core.messaging import EventPublisher, Message
@@ -93,19 +96,46 @@ class SqlUnitOfWork:
     one statement and one round trip (see :mod:`.deferred`). On SQLite the
     whole unit of work keeps its transaction. A write run directly on
     :attr:`connection` in this mode would be kept at once, so do not.
+
+    With ``open_on_demand=True``, a unit of work without a transaction (read
+    only, or deferred on PostgreSQL) on an engine with a driver pool (a
+    :class:`~acme.core.persistence.database.Database` on asyncpg; see
+    :mod:`.driver_pool`) checks nothing out on entering: :meth:`driver`
+    takes an asyncpg connection from that pool when a statement is run
+    straight on the driver (:mod:`.driver`, the deferred write at commit),
+    and :attr:`connection` is only usable after :meth:`connect` has opened
+    it. Repositories of such a unit of work call ``await uow.connect()``
+    before they run a statement through SQLAlchemy. Anywhere else the option
+    changes nothing.
     """
 
     def __init__(
-        self, engine: AsyncEngine, *, read_only: bool = False, deferred: bool = False
+        self,
+        engine: AsyncEngine,
+        *,
+        read_only: bool = False,
+        deferred: bool = False,
+        open_on_demand: bool = False,
     ) -> None:
         self._engine = engine
         self.read_only = read_only
         self.deferred = deferred
+        self.open_on_demand = open_on_demand
         self._connection: AsyncConnection | None = None
         self._transaction: AsyncTransaction | None = None
         self._after_commit: list[AfterCommit] = []
         self._writes = DeferredWrites()
         self._autocommit = False
+        # On demand: the pool connections come from, whether ``_connection`` is
+        # started, and the asyncpg connection taken from the pool.
+        self._pool: DriverPool | None = None
+        self._started = False
+        self._driver: Any = None
+
+    @property
+    def dialect(self) -> Dialect:
+        """The database's dialect (known before anything connects)."""
+        return self._engine.dialect
 
     @property
     def connection(self) -> AsyncConnection:
@@ -122,6 +152,14 @@ class SqlUnitOfWork:
         # In autocommit, the connection comes from a view of the engine with that
         # isolation level: set as it is checked out, not by a call of its own.
         engine = _autocommit(self._engine) if self._autocommit else self._engine
+        self._after_commit = []
+        if self.open_on_demand and self._autocommit:
+            self._pool = driver_pool(self._engine)
+            if self._pool is not None:
+                # Made, not started: :meth:`connect` checks it out if it is needed.
+                self._connection = engine.connect()
+                self._started = False
+                return self
         try:
             connection = await engine.connect()
         except Exception as exc:
@@ -137,8 +175,48 @@ class SqlUnitOfWork:
                 raise database_unavailable(exc) from exc
             raise
         self._connection = connection
-        self._after_commit = []
+        self._started = True
         return self
+
+    async def connect(self) -> AsyncConnection:
+        """:attr:`connection`, checked out now if it was put off (``open_on_demand``).
+
+        Raises:
+            Unavailable: no connection could be made.
+        """
+        connection = self.connection
+        if not self._started:
+            try:
+                await connection.start()
+            except Exception as exc:
+                if _cannot_connect(exc):
+                    raise database_unavailable(exc) from exc
+                raise
+            self._started = True
+        return connection
+
+    async def driver(self) -> Any | None:
+        """An asyncpg connection in autocommit for this unit of work, or ``None``.
+
+        From the driver pool when the unit of work opens on demand (taken
+        once, handed back on leaving); else the one under :attr:`connection`
+        when that is asyncpg in autocommit; ``None`` anywhere else (SQLite,
+        a transaction), where statements go through :attr:`connection`.
+
+        Raises:
+            Unavailable: no connection could be had from the driver pool.
+        """
+        if self._driver is not None:
+            return self._driver
+        if self._pool is not None and not self._started:
+            if self._connection is None:
+                raise RuntimeError("the unit of work is not open; use 'async with uow:'")
+            try:
+                self._driver = await self._pool.acquire()
+            except Exception as exc:
+                raise database_unavailable(exc) from exc
+            return self._driver
+        return await autocommit_driver(self.connection)
 
     async def __aexit__(
         self,
@@ -148,8 +226,15 @@ class SqlUnitOfWork:
     ) -> None:
         connection, self._connection = self._connection, None
         transaction, self._transaction = self._transaction, None
+        driver, self._driver = self._driver, None
+        started, self._started = self._started, False
+        pool, self._pool = self._pool, None
         self._writes.clear()
-        if connection is None:
+        if driver is not None and pool is not None:
+            await pool.release(driver)
+        if connection is None or not started:
+            if exc is not None and is_outage(exc):
+                raise database_unavailable(exc) from exc
             return
         try:
             if transaction is not None and transaction.is_active:
@@ -196,7 +281,7 @@ class SqlUnitOfWork:
             raise RuntimeError("nothing to commit: the unit of work is not open")
         try:
             if self._autocommit:
-                await self._run_deferred(self._connection)
+                await self._run_deferred()
             else:
                 assert self._transaction is not None
                 await self._writes.run_each(self._connection)
@@ -217,17 +302,19 @@ class SqlUnitOfWork:
         if not self._autocommit:
             self._transaction = await self.connection.begin()
 
-    async def _run_deferred(self, connection: AsyncConnection) -> None:
+    async def _run_deferred(self) -> None:
         # SQLAlchemy wraps even autocommit statements in a transaction object
         # of its own; ending it sends nothing and lets the isolation level change.
-        if connection.in_transaction():
-            await connection.commit()
+        if self._started and self.connection.in_transaction():
+            await self.connection.commit()
         if not self._writes:
             return
         if self._writes.single_statement:
-            await self._writes.run_combined(connection)
-            await connection.commit()
+            await self._writes.run_combined(self)
+            if self._started and self.connection.in_transaction():
+                await self.connection.commit()
             return
+        connection = await self.connect()
         await connection.execution_options(
             isolation_level=connection.sync_connection.default_isolation_level  # type: ignore[union-attr]
         )
@@ -262,13 +349,22 @@ class ComponentUnitOfWork:
     :meth:`~SqlUnitOfWork.defer` sets ``deferred_writes = True``: its units
     of work then open no transaction they do not need, and a write and its
     events are one statement on PostgreSQL.
+
+    A component whose repositories call ``await uow.connect()`` before any
+    statement they run through SQLAlchemy (and run their hot statements
+    through :mod:`.driver`) also sets ``open_on_demand = True``: its units
+    of work without a transaction then take an asyncpg connection of the
+    driver pool only when a statement needs one (see :class:`SqlUnitOfWork`).
     """
 
     deferred_writes: ClassVar[bool] = False
+    open_on_demand: ClassVar[bool] = False
 
     def __init__(self, uow: SqlUnitOfWork, events: EventPublisher) -> None:
         if self.deferred_writes:
             uow.deferred = True
+        if self.open_on_demand:
+            uow.open_on_demand = True
         self._uow = uow
         self._events = events
 
