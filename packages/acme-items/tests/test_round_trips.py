@@ -43,8 +43,8 @@ OWNER = uuid.uuid4()
 @pytest.fixture
 async def database(fresh_postgres_url: str) -> AsyncIterator[Database]:
     await asyncio.to_thread(Migrator(fresh_postgres_url).upgrade)
-    # One pooled connection: the query logger below is attached to it.
-    database = Database(fresh_postgres_url, pool_size=1)
+    # One pooled connection in each pool: the query logger below is attached to them.
+    database = Database(fresh_postgres_url, pool_size=2, driver_pool_size=1)
     try:
         yield database
     finally:

@@ -32,6 +32,13 @@ __all__ = ["Database"]
 
 logger = logging.getLogger(__name__)
 
+# How long a connection of the driver pool may sit idle before it is closed:
+# long enough that a pause in traffic does not cost a burst of reconnects
+# (each one a TCP and startup handshake plus asyncpg's type introspection).
+_DRIVER_IDLE_SECONDS = 60.0
+# Below this pool size the driver pool takes none of it (see driver_pool_size).
+_SMALLEST_SPLIT_POOL = 4
+
 _MISSING_DRIVER = {
     "asyncpg": "pip install 'acme-core[postgres]'",
     "aiosqlite": "pip install 'acme-core[sqlite]'",
@@ -47,7 +54,9 @@ class Database:
     Args:
         url: A SQLAlchemy async URL: ``postgresql+asyncpg://...`` or
             ``sqlite+aiosqlite:///path.db``.
-        pool_size: Connections kept open per process (PostgreSQL).
+        pool_size: Connections kept open per process (PostgreSQL), both pools
+            together: on asyncpg, ``driver_pool_size`` of them are asyncpg's
+            own pool's and the rest SQLAlchemy's.
         max_overflow: Extra connections allowed under bursts (PostgreSQL).
         pool_timeout: Seconds to wait for a free connection before failing.
         pool_pre_ping: Test a pooled connection before use when it has sat
@@ -67,11 +76,17 @@ class Database:
             ``statement_timeout`` goes in the startup packet (PgBouncer
             refuses it). Direct connections keep both.
         application_name: Shown in ``pg_stat_activity``.
-        driver_pool_size: On PostgreSQL with asyncpg, the size of asyncpg's own
-            pool beside SQLAlchemy's (default: ``pool_size``), for units of work
-            that open on demand (see :mod:`.driver_pool`): a process may hold
-            up to ``pool_size + max_overflow + driver_pool_size`` connections,
-            each pool opening them only as they are needed.
+        driver_pool_size: On PostgreSQL with asyncpg, the share of ``pool_size``
+            that goes to asyncpg's own pool beside SQLAlchemy's, for units of
+            work that open on demand (see :mod:`.driver_pool`). Default: half
+            (rounded down), none below a ``pool_size`` of 4, where SQLAlchemy
+            keeps every connection (the relay and a consumer in one process
+            need two of its own at once); 0: no driver pool. A process holds
+            at most ``pool_size + max_overflow`` connections either way, each
+            pool opening them only as they are needed. The driver pool
+            closes a connection idle for a minute; one that meets a database
+            restart before that fails its statement once (``Unavailable``)
+            and is replaced: no ping on checkout there.
     """
 
     def __init__(
@@ -101,6 +116,7 @@ class Database:
         # Pre-ping is done by the checkout listener below, only for idle connections.
         kwargs: dict[str, Any] = {"echo": echo, "json_deserializer": from_json}
         driver_connect_args: dict[str, Any] | None = None
+        driver_pool_size = _driver_share(pool_size, driver_pool_size, self.url.get_driver_name())
         if self.dialect == "postgresql":
             server_settings = {"application_name": application_name}
             connect_args: dict[str, Any] = {"timeout": pool_timeout}
@@ -109,7 +125,7 @@ class Database:
             elif statement_timeout_ms:
                 server_settings["statement_timeout"] = str(statement_timeout_ms)
             kwargs |= {
-                "pool_size": pool_size,
+                "pool_size": pool_size - driver_pool_size,
                 "max_overflow": max_overflow,
                 "pool_timeout": pool_timeout,
                 "pool_recycle": 1800,
@@ -134,12 +150,12 @@ class Database:
                 + (f"; run: {hint}" if hint else "")
             ) from None
         self.driver_pool: DriverPool | None = None
-        if driver_connect_args is not None and self.url.get_driver_name() == "asyncpg":
+        if driver_connect_args is not None and driver_pool_size > 0:
             self.driver_pool = DriverPool(
                 self.engine,
-                size=pool_size if driver_pool_size is None else driver_pool_size,
+                size=driver_pool_size,
                 timeout=pool_timeout,
-                idle_after=pre_ping_after if pool_pre_ping else 300.0,
+                idle_after=_DRIVER_IDLE_SECONDS,
                 connect_args=driver_connect_args,
             )
             register_driver_pool(self.engine, self.driver_pool)
@@ -206,6 +222,18 @@ class Database:
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"
+
+
+def _driver_share(pool_size: int, asked: int | None, driver: str) -> int:
+    """How many of ``pool_size`` go to the driver pool (see ``Database``'s ``driver_pool_size``)."""
+    share = asked
+    if share is None:
+        share = pool_size // 2 if pool_size >= _SMALLEST_SPLIT_POOL else 0
+    if not 0 <= share < pool_size:
+        raise Invalid(
+            f"driver_pool_size must be at least 0 and below pool_size ({pool_size}), not {share}"
+        )
+    return share if driver == "asyncpg" else 0
 
 
 def _stamp_idle(_dbapi_connection: Any, record: Any) -> None:

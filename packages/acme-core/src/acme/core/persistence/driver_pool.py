@@ -10,9 +10,10 @@ opens a SQLAlchemy connection if it needs one after all.
 
 The pool opens connections on demand (none at start) up to its size, with
 the same server settings and statement-cache choice as SQLAlchemy's, and
-closes those idle for longer than ``idle_after`` seconds, so a database
-restart meets few stale connections; a stale one fails its statement once
-(:class:`~acme.core.errors.Unavailable`) and is replaced. Connections are
+closes those idle for longer than ``idle_after`` seconds. There is no ping
+on checkout: a connection that meets a database restart fails its statement
+once (:class:`~acme.core.errors.Unavailable`, which says to retry) and is
+replaced. Connections are
 handed back without asyncpg's reset query (one round trip per use): only
 single statements in autocommit run on them, so nothing is left to reset,
 and one still in a transaction is reset as asyncpg would.
