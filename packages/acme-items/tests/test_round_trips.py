@@ -118,9 +118,9 @@ def watching(database: Database) -> Iterator[Wire]:
         connection.add_query_logger(on_query)
         return connection
 
-    async def release_logged(connection: Any) -> None:
+    def release_logged(connection: Any) -> None:
         connection.remove_query_logger(on_query)
-        await release(connection)
+        release(connection)
 
     pool.acquire, pool.release = acquire_logged, release_logged  # type: ignore[method-assign]
     try:

@@ -57,8 +57,8 @@ async def test_a_reader_runs_on_the_driver_pool_and_hands_it_back(
             # json arrives parsed, as on SQLAlchemy's connections.
             assert [tuple(row) for row in rows] == [(message.id, "thing.done", message.payload)]
     assert checkouts == []
-    assert pool._pool.get_size() == 1
-    assert pool._pool.get_idle_size() == 1
+    assert pool.open_connections == 1
+    assert pool.idle_connections == 1
 
 
 @pytest.mark.parametrize("empty_database_url", ["postgresql"], indirect=True)
@@ -166,3 +166,58 @@ async def test_the_driver_pool_is_a_share_of_pool_size(empty_database_url: str) 
             await database.dispose()
     with pytest.raises(Invalid, match="driver_pool_size"):
         Database(empty_database_url, pool_size=4, driver_pool_size=4)
+
+
+@pytest.mark.parametrize("empty_database_url", ["postgresql"], indirect=True)
+async def test_the_driver_pool_serves_waiters_in_order_and_times_out(
+    empty_database_url: str,
+) -> None:
+    database = Database(empty_database_url, pool_size=2, driver_pool_size=1, pool_timeout=0.5)
+    pool = database.driver_pool
+    assert pool is not None
+    try:
+        held = await pool.acquire()
+        served: list[str] = []
+
+        async def wait(name: str) -> None:
+            connection = await pool.acquire()
+            served.append(name)
+            await asyncio.sleep(0)  # a newcomer arriving now must not take it
+            pool.release(connection)
+
+        first = asyncio.create_task(wait("first"))
+        await asyncio.sleep(0.01)
+        second = asyncio.create_task(wait("second"))
+        await asyncio.sleep(0.01)
+        pool.release(held)
+        await asyncio.gather(first, second)
+        assert served == ["first", "second"]
+        assert pool.open_connections == 1  # one connection served all three
+
+        # Nobody gives it back: a waiter gives up after the pool's timeout.
+        held = await pool.acquire()
+        with pytest.raises(TimeoutError):
+            await pool.acquire()
+        # A connection the server closed is dropped on release; the next acquire opens one.
+        await held.close()
+        pool.release(held)
+        assert pool.open_connections == 0
+        fresh = await pool.acquire()
+        assert await fresh.fetchval("SELECT 1") == 1
+        pool.release(fresh)
+    finally:
+        await database.dispose()
+
+
+@pytest.mark.parametrize("empty_database_url", ["postgresql"], indirect=True)
+async def test_an_exhausted_driver_pool_is_unavailable(empty_database_url: str) -> None:
+    database = Database(empty_database_url, pool_size=2, driver_pool_size=1, pool_timeout=0.3)
+    on_demand = {"read_only": True, "open_on_demand": True}
+    try:
+        async with SqlUnitOfWork(database.engine, **on_demand) as holder:
+            await holder.driver()
+            with pytest.raises(Unavailable):
+                async with SqlUnitOfWork(database.engine, **on_demand) as waiter:
+                    await waiter.driver()
+    finally:
+        await database.dispose()

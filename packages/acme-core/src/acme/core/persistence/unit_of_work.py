@@ -231,7 +231,7 @@ class SqlUnitOfWork:
         pool, self._pool = self._pool, None
         self._writes.clear()
         if driver is not None and pool is not None:
-            await pool.release(driver)
+            pool.release(driver)
         if connection is None or not started:
             if exc is not None and is_outage(exc):
                 raise database_unavailable(exc) from exc
