@@ -156,7 +156,7 @@ async def test_a_connection_the_server_ended_is_replaced(core_database: Database
 
 @pytest.mark.parametrize("empty_database_url", ["postgresql"], indirect=True)
 async def test_the_driver_pool_is_a_share_of_pool_size(empty_database_url: str) -> None:
-    for pool_size, driver_share, expected in ((20, None, 10), (3, None, 0), (2, 1, 1)):
+    for pool_size, driver_share, expected in ((20, None, 10), (10, None, 0), (2, 1, 1)):
         database = Database(empty_database_url, pool_size=pool_size, driver_pool_size=driver_share)
         try:
             driver_pool = database.driver_pool
@@ -221,3 +221,27 @@ async def test_an_exhausted_driver_pool_is_unavailable(empty_database_url: str) 
                     await waiter.driver()
     finally:
         await database.dispose()
+
+
+@pytest.mark.parametrize("empty_database_url", ["postgresql"], indirect=True)
+async def test_closing_the_driver_pool_closes_what_comes_back_and_fails_waiters(
+    empty_database_url: str,
+) -> None:
+    database = Database(empty_database_url, pool_size=2, driver_pool_size=1)
+    pool = database.driver_pool
+    assert pool is not None
+    lent = await pool.acquire()
+    waiting = asyncio.create_task(pool.acquire())
+    await asyncio.sleep(0.01)
+    await database.dispose()
+    with pytest.raises(ConnectionError):
+        await waiting
+    pool.release(lent)  # from before the close: closed, not kept
+    assert lent.is_closed()
+    assert pool.idle_connections == 0
+    # Used again, the pool opens a new connection.
+    fresh = await pool.acquire()
+    assert await fresh.fetchval("SELECT 1") == 1
+    pool.release(fresh)
+    assert pool.open_connections == 1
+    await database.dispose()

@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 # (each one a TCP and startup handshake plus asyncpg's type introspection).
 _DRIVER_IDLE_SECONDS = 60.0
 # Below this pool size the driver pool takes none of it (see driver_pool_size).
-_SMALLEST_SPLIT_POOL = 4
+_SMALLEST_SPLIT_POOL = 16
 
 _MISSING_DRIVER = {
     "asyncpg": "pip install 'acme-core[postgres]'",
@@ -77,16 +77,19 @@ class Database:
             refuses it). Direct connections keep both.
         application_name: Shown in ``pg_stat_activity``.
         driver_pool_size: On PostgreSQL with asyncpg, the share of ``pool_size``
-            that goes to asyncpg's own pool beside SQLAlchemy's, for units of
+            that goes to the driver pool (:class:`.driver_pool.DriverPool`), for units of
             work that open on demand (see :mod:`.driver_pool`). Default: half
-            (rounded down), none below a ``pool_size`` of 4, where SQLAlchemy
-            keeps every connection (the relay and a consumer in one process
-            need two of its own at once); 0: no driver pool. A process holds
+            (rounded down), none below a ``pool_size`` of 16, where SQLAlchemy
+            keeps every connection (its share would fall below a consumer's
+            default prefetch of 8, each message holding one of its
+            connections, beside the relay's); 0: no driver pool. A process holds
             at most ``pool_size + max_overflow`` connections either way, each
-            pool opening them only as they are needed. The driver pool
-            closes a connection idle for a minute; one that meets a database
-            restart before that fails its statement once (``Unavailable``)
-            and is replaced: no ping on checkout there.
+            pool opening them only as they are needed. Every process of the
+            API (relay and consumers included) splits its pool so. The driver
+            pool closes a connection idle for a minute on a later release;
+            one that meets a database restart mid-statement fails that
+            statement once (``Unavailable``) and is replaced: no ping on
+            checkout there.
     """
 
     def __init__(
@@ -215,10 +218,12 @@ class Database:
             raise database_unavailable(exc) from exc
 
     async def dispose(self) -> None:
-        """Close every pooled connection (SQLAlchemy's and asyncpg's own)."""
-        if self.driver_pool is not None:
-            await self.driver_pool.close()
-        await self.engine.dispose()
+        """Close every pooled connection (SQLAlchemy's and the driver pool's)."""
+        try:
+            if self.driver_pool is not None:
+                await self.driver_pool.close()
+        finally:
+            await self.engine.dispose()
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"

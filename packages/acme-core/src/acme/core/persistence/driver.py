@@ -13,7 +13,7 @@ before its commit), so no transaction of SQLAlchemy's is bypassed. Anywhere
 else it answers ``None`` and the caller runs the statement the usual way.
 Both take a SQLAlchemy connection or a unit of work (anything with a
 ``dialect`` and an async ``driver()``, see :class:`DriverSource`): a unit of
-work that opens on demand hands out a connection of asyncpg's own pool.
+work that opens on demand hands out a connection of its driver pool (:mod:`.driver_pool`).
 Parameters reach asyncpg as given, without SQLAlchemy's bind processing:
 pass UUIDs, numbers, text and aware datetimes.
 

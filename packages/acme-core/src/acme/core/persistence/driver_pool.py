@@ -22,7 +22,9 @@ the event loop at all.
 Connections are opened on demand (none at start) up to ``size``, with the
 server settings and statement-cache choice of SQLAlchemy's, ``json`` and
 ``jsonb`` decoded as SQLAlchemy's are. One idle for longer than
-``idle_after`` seconds is closed on a later release. There is no ping on
+``idle_after`` seconds is closed by a later release (a process whose traffic
+stops keeps its idle connections until it is used again or disposed; there
+is no limit on a connection's age). There is no ping on
 checkout: a connection the server closed is dropped when it is noticed
 (asyncpg sees the server's goodbye as soon as the event loop reads it); one
 that meets a database restart mid-statement fails that statement
@@ -82,6 +84,8 @@ class DriverPool:
         self._idle: deque[tuple[Any, float]] = deque()  # (connection, idle since); newest last
         self._waiters: deque[asyncio.Future[Any]] = deque()
         self._open = 0  # connections open or being opened
+        self._mine: set[int] = set()  # ids of the open connections since the last close()
+        self._generation = 0  # how many times close() ran
 
     @property
     def open_connections(self) -> int:
@@ -104,7 +108,7 @@ class DriverPool:
             connection, _ = self._idle.pop()  # the most recently used: the warmest
             if not connection.is_closed():
                 return connection
-            self._open -= 1
+            self._drop(connection)
         if self._open < self.size:
             self._open += 1
             return await self._connect()
@@ -122,10 +126,15 @@ class DriverPool:
             raise
 
     def release(self, connection: Any) -> None:
-        """Hand ``connection`` back: to the longest waiting request, else to the idle ones."""
-        if connection.is_closed() or connection.is_in_transaction():
+        """Hand ``connection`` back: to the longest waiting request, else to the idle ones.
+
+        One opened before the last :meth:`close` is closed instead.
+        """
+        if id(connection) not in self._mine:
             connection.terminate()
-            self._open -= 1
+            return
+        if connection.is_closed() or connection.is_in_transaction():
+            self._drop(connection)
             self._open_for_a_waiter()
             return
         while self._waiters:
@@ -137,31 +146,56 @@ class DriverPool:
         self._idle.append((connection, now))
         while self._idle and now - self._idle[0][1] > self._idle_after:
             stale, _ = self._idle.popleft()
-            stale.terminate()
-            self._open -= 1
+            self._drop(stale)
 
     async def close(self) -> None:
-        """Close the idle connections; one lent out is closed when it comes back."""
+        """Close the idle connections and fail the waiting requests.
+
+        A connection lent out, or still being opened, is closed when it comes
+        back; the pool opens new ones if it is used again (on another event
+        loop, say, after ``Database.dispose()``).
+        """
         idle, self._idle = self._idle, deque()
+        waiters, self._waiters = self._waiters, deque()
+        self._mine = set()
+        self._open = 0
+        self._generation += 1
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_exception(ConnectionError("the driver pool was closed"))
         for connection, _ in idle:
-            self._open -= 1
-            await connection.close(timeout=self.timeout)
+            try:
+                await connection.close(timeout=self.timeout)
+            except Exception:  # noqa: BLE001 - closing politely failed: close it hard
+                connection.terminate()
+
+    def _drop(self, connection: Any) -> None:
+        connection.terminate()
+        self._mine.discard(id(connection))
+        self._open -= 1
 
     async def _connect(self) -> Any:
         """A new connection, already counted in ``_open`` by the caller."""
         import asyncpg
 
+        generation = self._generation
         try:
-            connection = await asyncpg.connect(**self._connect_args)
-            try:
-                await _json_codecs(connection)
-            except BaseException:
-                connection.terminate()
-                raise
+            async with asyncio.timeout(self.timeout):
+                connection = await asyncpg.connect(**self._connect_args)
+                try:
+                    await _json_codecs(connection)
+                except BaseException:
+                    connection.terminate()
+                    raise
         except BaseException:
-            self._open -= 1
-            self._open_for_a_waiter()
+            if generation == self._generation:
+                self._open -= 1
+                self._open_for_a_waiter()
             raise
+        if generation != self._generation:
+            connection.terminate()
+            raise ConnectionError("the driver pool was closed")
+        self._mine.add(id(connection))
         return connection
 
     def _open_for_a_waiter(self) -> None:

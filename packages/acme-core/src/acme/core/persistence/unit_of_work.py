@@ -195,6 +195,9 @@ class SqlUnitOfWork:
             self._started = True
         return connection
 
+    def _has_driver(self) -> bool:
+        return self._driver is not None
+
     async def driver(self) -> Any | None:
         """An asyncpg connection in autocommit for this unit of work, or ``None``.
 
@@ -212,9 +215,13 @@ class SqlUnitOfWork:
             if self._connection is None:
                 raise RuntimeError("the unit of work is not open; use 'async with uow:'")
             try:
-                self._driver = await self._pool.acquire()
+                driver = await self._pool.acquire()
             except Exception as exc:
                 raise database_unavailable(exc) from exc
+            if self._has_driver():  # taken meanwhile by another task of this unit of work
+                self._pool.release(driver)
+            else:
+                self._driver = driver
             return self._driver
         return await autocommit_driver(self.connection)
 
@@ -375,7 +382,8 @@ class ComponentUnitOfWork:
 
     @property
     def connection(self) -> AsyncConnection:
-        """The open transaction's connection (inside ``async with`` only)."""
+        """The unit of work's connection (inside ``async with`` only; with
+        ``open_on_demand``, usable once ``await self.unit_of_work.connect()`` opened it)."""
         return self._uow.connection
 
     async def __aenter__(self) -> Self:
