@@ -92,7 +92,7 @@ class DeferredWrites:
         """Whether the queue is one write and its inserts (one statement on PostgreSQL)."""
         return len(self._groups) == 1 and self._groups[0].write is not None
 
-    async def run_combined(self, uow: CombinedRunner) -> None:
+    async def run_combined(self, connection: CombinedRunner) -> None:
         """Run the one write and its inserts as one statement (PostgreSQL only)."""
         (group,) = self._groups
         self._groups = []
@@ -104,11 +104,11 @@ class DeferredWrites:
         statement = _combined(group.write, signature)
         # On asyncpg, straight to the driver: SQLAlchemy's per-execution work
         # (the statement's cache key, the parameters) cost more than the round trip.
-        changed = await driver_value(uow, statement, parameters)
+        changed = await driver_value(connection, statement, parameters)
         if changed is None:
-            connection = await uow.connect()
+            opened = await connection.connect()
             with _conflicts(group):
-                result = await connection.execute(statement, parameters)
+                result = await opened.execute(statement, parameters)
             changed = result.scalar_one()
         changed = int(changed)
         if group.check is not None:

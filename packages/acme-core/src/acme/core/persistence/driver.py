@@ -94,14 +94,14 @@ async def autocommit_driver(connection: AsyncConnection) -> Any | None:
     return adapter.driver_connection
 
 
-async def _driver_of(source: AsyncConnection | DriverSource) -> Any | None:
-    if isinstance(source, AsyncConnection):
-        return await autocommit_driver(source)
-    return await source.driver()
+async def _driver_of(connection: AsyncConnection | DriverSource) -> Any | None:
+    if isinstance(connection, AsyncConnection):
+        return await autocommit_driver(connection)
+    return await connection.driver()
 
 
 async def driver_value(
-    source: AsyncConnection | DriverSource,
+    connection: AsyncConnection | DriverSource,
     statement: ClauseElement,
     parameters: Mapping[str, Any],
 ) -> Any | None:
@@ -117,10 +117,10 @@ async def driver_value(
     Raises:
         Unavailable: the server cancelled the statement or the connection failed.
     """
-    driver = await _driver_of(source)
+    driver = await _driver_of(connection)
     if driver is None:
         return None
-    compiled = _compiled_with_processors(statement, source.dialect)
+    compiled = _compiled_with_processors(statement, connection.dialect)
     if compiled is None:
         return None
     sql, names, processors = compiled
@@ -141,7 +141,9 @@ async def driver_value(
 
 
 async def driver_rows(
-    source: AsyncConnection | DriverSource, statement: Select[Any], parameters: Mapping[str, Any]
+    connection: AsyncConnection | DriverSource,
+    statement: Select[Any],
+    parameters: Mapping[str, Any],
 ) -> Sequence[Sequence[Any]] | None:
     """The rows of ``statement`` from asyncpg, or ``None`` where this connection cannot.
 
@@ -155,10 +157,10 @@ async def driver_rows(
     Raises:
         Unavailable: the server cancelled the query or the connection failed.
     """
-    driver = await _driver_of(source)
+    driver = await _driver_of(connection)
     if driver is None:
         return None
-    sql, names = _compiled(statement, source.dialect)
+    sql, names = _compiled(statement, connection.dialect)
     try:
         rows: Sequence[Sequence[Any]] = await driver.fetch(
             sql, *(parameters[name] for name in names)
