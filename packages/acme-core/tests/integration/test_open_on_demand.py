@@ -4,7 +4,6 @@ SQLAlchemy's connection only when asked for, everything handed back on leaving."
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 
 import pytest
@@ -17,6 +16,7 @@ from acme.core.messaging.tables import outbox
 from acme.core.persistence.database import Database
 from acme.core.persistence.driver import driver_rows, driver_value
 from acme.core.persistence.unit_of_work import SqlUnitOfWork
+from acme.core.testing.waiting import free_port
 
 _BY_ID = select(outbox.c.id, outbox.c.type, outbox.c.payload).where(
     outbox.c.id == bindparam("message_id")
@@ -108,16 +108,8 @@ async def test_on_sqlite_it_changes_nothing(sqlite_url: str) -> None:
         await database.dispose()
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def test_an_unreachable_server_is_unavailable_from_the_driver_pool() -> None:
-    database = Database(
-        f"postgresql+asyncpg://postgres@127.0.0.1:{_closed_port()}/x", pool_timeout=2
-    )
+    database = Database(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/x", pool_timeout=2)
     try:
         with pytest.raises(Unavailable, match="database unreachable"):
             async with SqlUnitOfWork(
