@@ -73,6 +73,8 @@ ENV_B = "NAME=VALUE for B's server only (repeat; OTEL_TRACES_EXPORTER=otlp price
 ADMIN_URL = "PostgreSQL URL for the benchmark databases (default: ACME_BENCH_ADMIN_URL or local)"
 DRIVER = "load generator: locust or wrk (--scenario then names a wrk request list)"
 WRK_LISTS = "request list: seed, get, first-page, deep-page, health"
+AMQP = "the API's events go through RabbitMQ (--amqp-url), not the in-process bus"
+AMQP_URL = "RabbitMQ for --amqp and report's seed-amqp (default: ACME_BENCH_AMQP_URL or local)"
 
 # option, type (bool: a flag), default (a string is parsed by the type), help; "(default: X)"
 # ends every help with a default (benchmarks/tests/test_cli.py holds README.md to them).
@@ -101,6 +103,7 @@ OPTIONS: dict[str, list[Option]] = {
         ("--rebuild", bool, False, "rebuild cached git venvs"),
         ("--pgbouncer", bool, False, "B connects through PgBouncer (deploy/pgbouncer/)"),
         ("--env-b", _variable, None, ENV_B),
+        ("--amqp", bool, False, AMQP),
         ("--fail-above", _percent, None, FAIL_ABOVE),
     ],
     "sweep": [
@@ -113,6 +116,7 @@ OPTIONS: dict[str, list[Option]] = {
         ("--scenario", None, "seed", WRK_LISTS),
         ("--threads", _positive, 1, "wrk threads"),
         ("--floor", bool, False, "also run the floor app"),
+        ("--amqp", bool, False, AMQP),
     ],
     "profile": [
         ("--duration", parse_duration, "30s", "measured (and profiled) time per scenario"),
@@ -131,6 +135,7 @@ LOAD: list[Option] = [
     ("--workers", _positive, 1, "gunicorn workers"),
     ("--nginx", bool, False, "put nginx in front of gunicorn"),
     ("--admin-url", None, None, ADMIN_URL),
+    ("--amqp-url", None, None, AMQP_URL),
     ("--keep-db", bool, False, "keep the benchmark databases afterwards"),
     ("--out", Path, None, "output directory (default: benchmarks/results/<kind>-<time>)"),
 ]

@@ -99,6 +99,15 @@ class Run(ExitStack):
         size = parse_size(self.args.size)
         return database, provision.seed(database, tokens, self.keys, size, directory=out)
 
+    def amqp(self, database: BenchDatabase) -> dict[str, str]:
+        """Settings that send a server's events on ``database`` through the run's RabbitMQ
+        (``--amqp-url``, ``ACME_BENCH_AMQP_URL`` or the local broker), on an exchange of its
+        own that the run deletes with its queues at the end."""
+        url = self.args.amqp_url or os.environ.get("ACME_BENCH_AMQP_URL")
+        settings = provision.amqp_env(url or provision.DEFAULT_AMQP_URL)
+        self.callback(provision.drop_amqp_topology, settings, database)
+        return settings
+
     def load(self, scenario: str, **changes: Any) -> Load:
         """The load the options describe, for ``scenario``, but for ``changes``."""
         a = self.args
@@ -151,11 +160,12 @@ def cmd_report(args: Namespace, argv: Sequence[str] | None) -> int:
         large = None if args.deep_size.lower() == "skip" else run.database("large", copy=small.name)
         files = provision.seed(small, tokens, run.keys, parse_size(args.size), directory=out)
         floor = run.database("floor", copy=small.name)
+        brokered = run.database("amqp", copy=small.name)  # its relay must not see the API's rows
         deep = None
         if large is not None:
             size, out = parse_size(args.deep_size), run.dir / "data-large"
             deep = large, provision.seed(large, tokens, run.keys, size, directory=out)
-        experiments = plans.report_experiments(run, (small, files), floor, deep)
+        experiments = plans.report_experiments(run, (small, files), floor, deep, brokered)
         sections = run.measure(experiments, run.env(small))
         run.finish("acme API benchmark", sections, plans.evaluate(sections))
     return 0
@@ -173,6 +183,8 @@ def _one_database(kind: str, args: Namespace, argv: Sequence[str] | None, title:
             if floor is not None:
                 targets.append(plans.floor_target(floor, files, f"floor{label}", count))
             api = AppTarget(f"api{label}", database, files, nginx=args.nginx, workers=count)
+            if getattr(args, "amqp", False):
+                api = replace(api, env=run.amqp(database))
             targets.append(api)
         if kind == "sweep":  # each stack on its own: its workers' pools would take too many
             # connections together (1 + 2 + 4 workers of the API and the floor: 280 of 100)
@@ -203,7 +215,9 @@ def cmd_compare(args: Namespace, argv: Sequence[str] | None) -> int:
         for name, version in zip("AB", versions, strict=True):
             run.meta[name] = version.description
             database, files = run.seeded(f"cmp_{name.lower()}", bin_dir=version.bin_dir)
-            targets.append(AppTarget(name, database, files, version.bin_dir, nginx=args.nginx))
+            bus = run.amqp(database) if args.amqp else {}
+            target = AppTarget(name, database, files, version.bin_dir, env=bus, nginx=args.nginx)
+            targets.append(target)
         settings = dict(args.env_b or [])
         if args.pgbouncer:
             url = make_url(targets[1].database.url()).set(host="127.0.0.1", port=_pgbouncer(run))
@@ -211,7 +225,7 @@ def cmd_compare(args: Namespace, argv: Sequence[str] | None) -> int:
             settings["ACME_DB_PGBOUNCER"] = "true"
         if settings:
             print("B: with " + " ".join(f"{k}={v}" for k, v in settings.items()))
-            targets[1] = replace(targets[1], env=settings)
+            targets[1] = replace(targets[1], env={**targets[1].env, **settings})
         title = f"{args.scenario}: B ({args.b}) against A ({args.a})"
         # Judged, every target gets a fresh process every 3 rounds: see "Reading the figures".
         restart = 0 if args.fail_above is None else 3

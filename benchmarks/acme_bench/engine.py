@@ -11,6 +11,7 @@ ratio cancels most of it.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import random
 import sys
@@ -25,7 +26,7 @@ from stackkit import Gunicorn, Nginx, http_ok, wait_ready
 
 from . import BENCH_DIR, BenchError
 from .drivers import Figures, Load, cpu_seconds, debian_tool, run_locust, run_wrk, tree
-from .provision import BenchDatabase, DataFiles
+from .provision import BenchDatabase, DataFiles, event_latency
 from .stats import RunResult, figures
 
 CURRENT_BIN = Path(sys.executable).parent  # the bench environment: the working tree
@@ -169,7 +170,9 @@ def run_experiment(e: Experiment, run_dir: Path, env: Mapping[str, str]) -> list
                         warmup = replace(e.load, duration_s=e.warmup_s)
                         _drive(e, target, stack, warmup, out.parent / "warmup" / out.name)
                         warm.append(stack)
+                    since = dt.datetime.now(dt.UTC)
                     m = figures(*_drive(e, target, stack, e.load, out))
+                    m |= _events(target, stack, since, dt.datetime.now(dt.UTC))
                 results.append(RunResult(target.name, round_, m))
                 print(
                     f"  => {target.name} r{round_}/{e.rounds}: {m['rps']:.0f} rps, p50"
@@ -178,3 +181,22 @@ def run_experiment(e: Experiment, run_dir: Path, env: Mapping[str, str]) -> list
                     f" {m['other_cpu_pct']:.0f} %, peak RSS/worker {m['peak_worker_rss_mb']:.0f} MB"
                 )
     return results
+
+
+def _events(
+    target: AppTarget, stack: Stack, since: dt.datetime, until: dt.datetime
+) -> dict[str, float]:
+    """The latency of the events the measured load wrote, once the stack has handled
+    them (see :func:`~.provision.event_latency`); nothing for the runner's own apps (the
+    floor writes outbox rows, as the API's SQL does, but runs no relay)."""
+    if target.app_uri is not None:
+        return {}
+    settle([stack])
+    found = event_latency(target.database, since, until)
+    if found:
+        print(
+            f"  events: {found['events']:.0f} written, {found['events_unhandled']:.0f} unhandled,"
+            f" commit to effect p50 {found['event_p50_ms']:.0f} ms, p99"
+            f" {found['event_p99_ms']:.0f} ms, longest {found['event_max_ms']:.0f} ms"
+        )
+    return found

@@ -139,6 +139,96 @@ class DataFiles:
         return {"ACME_BENCH_TOKENS": str(self.tokens), "ACME_BENCH_DATASET": str(self.dataset)}
 
 
+# Each event a consumer handled, from its outbox row's writing (the request's commit, a
+# moment later) to the consumer's claim in the ledger, written in the statement of its
+# effect: the pipeline's latency, whichever bus carried it.
+_EVENT_LATENCY = """
+WITH sent AS (
+    SELECT o.id, o.created_at FROM acme_outbox o WHERE o.created_at >= $1 AND o.created_at < $2
+), handled AS (
+    SELECT extract(epoch FROM p.processed_at - s.created_at) * 1000 AS ms
+    FROM sent s JOIN acme_processed_messages p ON p.message_id = s.id
+)
+SELECT (SELECT count(*) FROM sent) AS written,
+       (SELECT count(*) FROM handled) AS handled,
+       (SELECT count(*) FROM sent s WHERE NOT EXISTS (
+            SELECT 1 FROM acme_processed_messages p WHERE p.message_id = s.id)) AS unhandled,
+       (SELECT percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP (ORDER BY ms) FROM handled) AS q,
+       (SELECT max(ms) FROM handled) AS slowest
+"""
+
+
+async def _event_latency(url: str, since: dt.datetime, until: dt.datetime) -> dict[str, float]:
+    connection = await asyncpg.connect(url, timeout=10)
+    try:
+        if await connection.fetchval("SELECT to_regclass('acme_outbox') IS NULL"):
+            return {}
+        row = await connection.fetchrow(_EVENT_LATENCY, since, until)
+    finally:
+        await connection.close()
+    if not row["written"]:
+        return {}
+    p50, p99 = row["q"] or (float("nan"), float("nan"))
+    return {
+        "events": float(row["written"]),
+        "events_unhandled": float(row["unhandled"]),
+        "event_p50_ms": float(p50),
+        "event_p99_ms": float(p99),
+        "event_max_ms": float(row["slowest"] if row["slowest"] is not None else "nan"),
+    }
+
+
+def event_latency(
+    database: BenchDatabase, since: dt.datetime, until: dt.datetime
+) -> dict[str, float]:
+    """The events written in ``[since, until)`` on ``database``: how many, how many no
+    consumer handled, and the p50, p99 and longest time from an event's writing to its
+    consumer's effect, in ms (empty when the window wrote none: the floor writes no events).
+    """
+    return asyncio.run(_event_latency(database.url("postgresql"), since, until))
+
+
+DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+def amqp_env(url: str) -> dict[str, str]:
+    """Settings that send a server's events through RabbitMQ at ``url``, on a topic
+    exchange of its own (``acme.bench.<random>``): its queues are the run's alone."""
+    return {"ACME_AMQP_URL": url, "ACME_AMQP_EXCHANGE": f"acme.bench.{secrets.token_hex(4)}"}
+
+
+async def _consumers(database: BenchDatabase) -> list[str]:
+    connection = await asyncpg.connect(database.url("postgresql"), timeout=10)
+    try:
+        if await connection.fetchval("SELECT to_regclass('acme_processed_messages') IS NULL"):
+            return []
+        rows = await connection.fetch("SELECT DISTINCT consumer FROM acme_processed_messages")
+    finally:
+        await connection.close()
+    return [row["consumer"] for row in rows]
+
+
+def drop_amqp_topology(env: Mapping[str, str], database: BenchDatabase) -> None:
+    """Delete what a server on ``env`` declared on the broker: its exchange, and the
+    queues of every consumer that handled an event in ``database`` (a failure is printed:
+    the run's figures stand)."""
+    from acme.core.messaging.rabbitmq import RabbitMQBus
+    from acme.core.testing import delete_rabbitmq_topology
+
+    url, exchange = env["ACME_AMQP_URL"], env["ACME_AMQP_EXCHANGE"]
+    try:
+        bus = RabbitMQBus(url, exchange=exchange)
+        for consumer in asyncio.run(_consumers(database)):
+            bus.subscribe("#", _ignore, consumer=consumer)
+        asyncio.run(delete_rabbitmq_topology(url, exchange, bus.queue_names()))
+    except Exception as exc:
+        print(f"could not delete the RabbitMQ exchange {exchange} and its queues: {exc}")
+
+
+async def _ignore(_message: Any) -> None:
+    return None
+
+
 def server_env(database: BenchDatabase, *, keys: str) -> dict[str, str]:
     """The API's environment: production settings, the run's keys, the database. Sign-in
     has a throwaway client registration (production needs one; no benchmark signs in)."""

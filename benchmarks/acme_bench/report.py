@@ -28,6 +28,8 @@ COLUMNS = (  # (metric, column title, format)
     ("postgres_cpu_pct", "PostgreSQL CPU %", "{:.0f}"),
     ("other_cpu_pct", "others' CPU %", "{:.0f}"),
     ("peak_worker_rss_mb", "peak RSS/worker MB", "{:.0f}"),
+    ("event_p50_ms", "event p50 ms", "{:.0f}"),
+    ("event_p99_ms", "event p99 ms", "{:.0f}"),
 )
 RATIO_METRICS = ("rps", "p50_ms", "p99_ms", "server_cpu_ms_per_req", "peak_worker_rss_mb")
 
@@ -122,7 +124,7 @@ def _tables(section: Section) -> list[str]:
     lines = ["| target | " + " | ".join(title for _, title, _ in COLUMNS) + " |"]
     lines.append("|---" * (len(COLUMNS) + 1) + "|")
     for target in section.targets:
-        cells = [_fmt(medians[target][key], form) for key, _, form in COLUMNS]
+        cells = [_fmt(medians[target].get(key, math.nan), form) for key, _, form in COLUMNS]
         lines.append(f"| {target} | {' | '.join(cells)} |")
     if intervals := section.intervals():
         lines.append(

@@ -82,8 +82,10 @@ def medians_by_target(results: Iterable[RunResult]) -> dict[str, dict[str, float
     grouped: dict[str, list[Mapping[str, float]]] = {}
     for result in results:
         grouped.setdefault(result.target, []).append(result.metrics)
+    keys = {t: dict.fromkeys(key for m in rows for key in m) for t, rows in grouped.items()}
     return {
-        t: {key: median(m[key] for m in rows) for key in rows[0]} for t, rows in grouped.items()
+        t: {key: median(m.get(key, NAN) for m in rows) for key in keys[t]}
+        for t, rows in grouped.items()
     }
 
 
