@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -216,6 +217,31 @@ async def test_woken_by_a_stream_of_commits_the_relay_lingers_and_takes_them_as_
         assert batches == [5]  # woken by the first, it waited out the other four
     else:
         assert len(batches) > 1  # no linger: it claims as soon as it is woken
+
+
+async def test_a_wake_after_a_quiet_spell_is_not_held_back_by_the_linger(
+    core_database: Database,
+) -> None:
+    bus = InProcessBus()
+    handled = asyncio.Event()
+
+    async def handler(messages: Sequence[Message]) -> None:
+        handled.set()
+
+    bus.subscribe_batch("item.*", handler, consumer="test")
+    relay = OutboxRelay(core_database.unit_of_work, bus, interval=30, linger=1.0)
+    relay.start()
+    await asyncio.sleep(1.5)  # its first poll found nothing, longer ago than the linger
+    try:
+        await add(core_database, Message("item.created", {"n": 1}))
+        relay.wake()
+        woken = time.monotonic()
+        await asyncio.wait_for(handled.wait(), timeout=5)
+        # The linger counts from the last claim: it has run out, nothing is held back
+        # (lingering from the wake would take 1 s).
+        assert time.monotonic() - woken < 0.5
+    finally:
+        await relay.stop()
 
 
 async def test_two_relays_at_once_publish_each_row_once(postgres_url: str) -> None:

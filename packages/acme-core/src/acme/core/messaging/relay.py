@@ -81,11 +81,13 @@ class OutboxRelay:
             it, rows a dead process claimed are delivered again.
         listen_url: A PostgreSQL server to hear other processes' commits on
             (:class:`~.listen.CommitListener`); ``None`` polls only.
-        linger: Seconds to wait, once woken after a short batch, for the
-            commits that follow: under a stream of writes the relay then
-            claims, delivers and marks them a batch at a time (three
-            statements a batch) instead of nearly one by one. It is added to
-            an event's latency; 0 claims at once.
+        linger: After a short batch, the least time from one claim to the
+            next: woken sooner, the relay waits out the rest for the commits
+            that follow, so under a stream of writes it claims, delivers and
+            marks them a batch at a time (three statements a batch) instead
+            of nearly one by one. A wake after a quiet spell, or a batch that
+            took longer than this, claims at once: it adds to an event's
+            latency only what is left of it. 0 claims at once.
     """
 
     def __init__(
@@ -158,8 +160,7 @@ class OutboxRelay:
         if isinstance(self._bus, BatchBus):
             # The bus hands each batch consumer the whole batch at once.
             return list(await self._bus.publish_batch(messages))
-        # Publish the batch concurrently: the confirms are pipelined on one
-        # channel, and frames still leave in row order.
+        # Publish the batch concurrently: the confirms are pipelined.
         return await asyncio.gather(
             *(self._bus.publish(message) for message in messages), return_exceptions=True
         )
@@ -249,9 +250,11 @@ class OutboxRelay:
     async def run(self) -> None:
         """Relay until cancelled or :meth:`stop` is called."""
         failures = 0
+        clock = asyncio.get_running_loop().time
         while not self._stopping:
             try:
                 await self._purge_when_due()
+                claimed_at = clock()
                 published = await self.relay_once()
                 failures = 0
             # Unavailable covers DeliveryFailed and a database outage in the unit of work.
@@ -264,8 +267,9 @@ class OutboxRelay:
                 continue
             if published < self.batch_size:
                 await self._sleep(self.interval)
-                if self.linger > 0 and not self._stopping:
-                    await asyncio.sleep(self.linger)
+                rest = claimed_at + self.linger - clock()
+                if rest > 0 and not self._stopping:
+                    await asyncio.sleep(rest)
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):

@@ -37,6 +37,7 @@ __all__ = [
     "forward",
     "probe",
     "publish_confirmed",
+    "publish_queued",
     "read_headers",
     "settle",
 ]
@@ -122,6 +123,21 @@ def amqp_message(message: Message) -> Any:
     )
 
 
+@contextlib.contextmanager
+def _confirmed(what: str) -> Iterator[None]:
+    """A publish's failure as the bus's: :class:`Unroutable` or :class:`DeliveryFailed`."""
+    aio_pika = aio_pika_module()
+    try:
+        yield
+    except aio_pika.exceptions.PublishError as exc:
+        raise Unroutable(f"no queue is bound for {what!r}") from exc
+    except (OSError, TimeoutError, RuntimeError, aio_pika.exceptions.AMQPError) as exc:
+        raise DeliveryFailed(
+            f"RabbitMQ did not confirm {what!r}: {type(exc).__name__}",
+            code="broker_unavailable",
+        ) from exc
+
+
 async def publish_confirmed(
     exchange: AbstractExchange, amqp: Any, routing_key: str, *, what: str, confirm_timeout: float
 ) -> None:
@@ -131,18 +147,46 @@ async def publish_confirmed(
         Unroutable: no queue is bound for the routing key.
         DeliveryFailed: no confirm in time, or the connection failed.
     """
-    aio_pika = aio_pika_module()
-    try:
+    with _confirmed(what):
         await exchange.publish(
             amqp, routing_key=routing_key, mandatory=True, timeout=confirm_timeout
         )
-    except aio_pika.exceptions.PublishError as exc:
-        raise Unroutable(f"no queue is bound for {what!r}") from exc
-    except (OSError, TimeoutError, RuntimeError, aio_pika.exceptions.AMQPError) as exc:
-        raise DeliveryFailed(
-            f"RabbitMQ did not confirm {what!r}: {type(exc).__name__}",
-            code="broker_unavailable",
-        ) from exc
+
+
+async def publish_queued(
+    channel: AbstractChannel,
+    exchange: str,
+    amqp: Any,
+    routing_key: str,
+    *,
+    what: str,
+    confirm_timeout: float,
+) -> None:
+    """:func:`publish_confirmed` on ``channel`` to the exchange named ``exchange``, letting
+    go of the channel once the frame is queued for the socket (aiormq's ``wait=False``)
+    rather than once the socket took it: concurrent publishes on the channel then do not
+    take turns an event-loop iteration each. The broker's confirm is still awaited.
+
+    Raises:
+        Unroutable: no queue is bound for the routing key.
+        DeliveryFailed: no confirm in time, or the connection failed.
+    """
+    import aiormq
+
+    with _confirmed(what):
+        underlay = await channel.get_underlay_channel()
+        publish = underlay.basic_publish
+        # ``wait`` is aiormq's Channel's, not its abstract interface's.
+        queued = {"wait": False} if isinstance(underlay, aiormq.Channel) else {}
+        await publish(
+            amqp.body,
+            exchange=exchange,
+            routing_key=routing_key,
+            properties=amqp.properties,
+            mandatory=True,
+            timeout=confirm_timeout,
+            **queued,
+        )
 
 
 async def forward(
