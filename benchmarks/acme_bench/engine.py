@@ -195,7 +195,8 @@ def _events(
     found = event_latency(target.database, since, until)
     if found:
         print(
-            f"  events: {found['events']:.0f} written, {found['events_unhandled']:.0f} unhandled,"
+            f"  events: {found['events']:.0f} written, {found['events_handled']:.0f} handled,"
+            f" {found['events_pending']:.0f} never published,"
             f" commit to effect p50 {found['event_p50_ms']:.0f} ms, p99"
             f" {found['event_p99_ms']:.0f} ms, longest {found['event_max_ms']:.0f} ms"
         )
