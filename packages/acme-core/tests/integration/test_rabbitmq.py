@@ -235,6 +235,38 @@ async def test_a_batch_consumer_gets_messages_in_batches_and_acks_them(
     assert again == []
 
 
+async def test_a_batch_larger_than_the_frame_queue_arrives_whole_and_in_order(
+    make_bus: BusFactory, run_id: str
+) -> None:
+    # 300 publishes: many times the frames aiormq queues for its writer, so the batch
+    # is started a slice at a time, with requests' work on the loop in between.
+    bus = make_bus(batch_size=100, batch_linger=0.2)
+    got: list[int] = []
+
+    async def handler(messages: Sequence[Message]) -> None:
+        got.extend(int(m.payload["n"]) for m in messages)
+
+    bus.subscribe_batch("item.created", handler, consumer=consumer_name(run_id, "order"))
+    await bus.start()
+    stop = asyncio.Event()
+
+    async def busy() -> None:  # other tasks taking turns on the loop, as requests would
+        for _ in range(100_000):
+            if stop.is_set():
+                return
+            await asyncio.sleep(0)
+
+    others = [asyncio.create_task(busy()) for _ in range(8)]
+    try:
+        sent = [Message("item.created", {"n": n}) for n in range(300)]
+        assert await bus.publish_batch(sent) == [None] * 300
+    finally:
+        stop.set()
+        await asyncio.gather(*others)
+    await eventually(lambda: len(got), 300)
+    assert got == list(range(300))
+
+
 async def test_a_failed_batch_is_handled_one_by_one_and_only_the_bad_one_retried(
     make_bus: BusFactory, run_id: str, amqp_url: str
 ) -> None:

@@ -286,14 +286,21 @@ class RabbitMQBus:
         """
         frames = await self._frame_queue()
         publishing: list[asyncio.Future[None]] = []
-        while len(publishing) < len(messages):
-            if publishing:
-                await asyncio.sleep(0)  # the started ones queue their frames, the writer sends
-            room = _PUBLISH_SLICE
-            if frames is not None and frames.maxsize > 0:
-                room = frames.maxsize - frames.qsize() - 1  # one spare: the consumers' acks
-            chunk = messages[len(publishing) : len(publishing) + max(room, 0)]
-            publishing += [asyncio.ensure_future(self.publish(message)) for message in chunk]
+        try:
+            while len(publishing) < len(messages):
+                if publishing:
+                    await asyncio.sleep(0)  # the started ones queue their frames, the writer sends
+                room = _PUBLISH_SLICE
+                if frames is not None and frames.maxsize > 0:
+                    room = frames.maxsize - frames.qsize() - 1  # one spare: the consumers' acks
+                # At least one a turn: with the queue full (the broker not reading, say) the
+                # rest wait on the channel's lock, as without slicing, rather than spinning.
+                chunk = messages[len(publishing) : len(publishing) + max(room, 1)]
+                publishing += [asyncio.ensure_future(self.publish(message)) for message in chunk]
+        except BaseException:  # cancelled while starting them: so are the ones started
+            for started in publishing:
+                started.cancel()
+            raise
         outcomes = await asyncio.gather(*publishing, return_exceptions=True)
         for outcome in outcomes:
             if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
