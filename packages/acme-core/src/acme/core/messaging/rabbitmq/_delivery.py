@@ -15,7 +15,7 @@ from acme.core.messaging._message import Message
 from acme.core.messaging._port import BatchHandler, DeliveryFailed, Handler, Unroutable
 from acme.core.messaging.memory import topic_matches
 
-from ._topology import Topology, aio_pika_module
+from ._topology import Topology, aio_pika_module, queued_publish
 
 if TYPE_CHECKING:
     from aio_pika.abc import (
@@ -171,21 +171,16 @@ async def publish_queued(
         Unroutable: no queue is bound for the routing key.
         DeliveryFailed: no confirm in time, or the connection failed.
     """
-    import aiormq
-
     with _confirmed(what):
         underlay = await channel.get_underlay_channel()
-        publish = underlay.basic_publish
-        # ``wait`` is aiormq's Channel's, not its abstract interface's.
-        queued = {"wait": False} if isinstance(underlay, aiormq.Channel) else {}
-        await publish(
+        await underlay.basic_publish(
             amqp.body,
             exchange=exchange,
             routing_key=routing_key,
             properties=amqp.properties,
             mandatory=True,
             timeout=confirm_timeout,
-            **queued,
+            **queued_publish(underlay),
         )
 
 

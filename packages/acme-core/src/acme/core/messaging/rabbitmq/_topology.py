@@ -39,6 +39,15 @@ def aio_pika_module() -> Any:
     return aio_pika
 
 
+def queued_publish(channel: object) -> dict[str, Any]:
+    """The ``basic_publish`` option that lets go of ``channel`` once the frame is queued
+    (``wait=False``): aiormq's ``Channel`` has it, its abstract interface does not."""
+    aio_pika_module()  # aiormq comes with it
+    import aiormq
+
+    return {"wait": False} if isinstance(channel, aiormq.Channel) else {}
+
+
 def server_version(connection: AbstractRobustConnection) -> tuple[int, ...]:
     """The broker's version, from the connection's server properties."""
     transport = connection.transport
