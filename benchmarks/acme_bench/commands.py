@@ -160,7 +160,8 @@ def cmd_report(args: Namespace, argv: Sequence[str] | None) -> int:
         large = None if args.deep_size.lower() == "skip" else run.database("large", copy=small.name)
         files = provision.seed(small, tokens, run.keys, parse_size(args.size), directory=out)
         floor = run.database("floor", copy=small.name)
-        brokered = run.database("amqp", copy=small.name)  # its relay must not see the API's rows
+        # The APIs on RabbitMQ get databases of their own: their relays must not see the API's rows.
+        brokered = run.database("amqp", copy=small.name), run.database("apart", copy=small.name)
         deep = None
         if large is not None:
             size, out = parse_size(args.deep_size), run.dir / "data-large"
@@ -185,6 +186,8 @@ def _one_database(kind: str, args: Namespace, argv: Sequence[str] | None, title:
             api = AppTarget(f"api{label}", database, files, nginx=args.nginx, workers=count)
             if getattr(args, "amqp", False):
                 api = replace(api, env=run.amqp(database))
+            if getattr(args, "apart", False):  # consumers apart need a broker to consume from
+                api = replace(api, apart=("consume", "relay") if args.amqp else ("relay",))
             targets.append(api)
         if kind == "sweep":  # each stack on its own: its workers' pools would take too many
             # connections together (1 + 2 + 4 workers of the API and the floor: 280 of 100)

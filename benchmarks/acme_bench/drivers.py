@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -91,8 +91,17 @@ def _peak_rss_mb(process: psutil.Process) -> float:
     return next((int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:")), 0.0)
 
 
-def snapshot(*, server: int | None, proxy: int | None, database: str, loadgen: int = 0) -> Snapshot:
-    """Every role's CPU now; roles are given by their root process (or database)."""
+def snapshot(
+    *,
+    server: int | None,
+    proxy: int | None,
+    database: str,
+    loadgen: int = 0,
+    apart: Sequence[int] = (),
+) -> Snapshot:
+    """Every role's CPU now; roles are given by their root process (or database). The
+    server's processes ``apart`` (the relay and consumers run on their own) count as the
+    server's CPU, not as its workers' memory."""
     import psutil
 
     servers = tree(server)
@@ -102,7 +111,7 @@ def snapshot(*, server: int | None, proxy: int | None, database: str, loadgen: i
         if p.info["name"] == "postgres" and database in " ".join(p.info["cmdline"] or ()).split()
     ]
     roles = {
-        "server": servers,
+        "server": servers + [p for pid in apart for p in tree(pid)],
         "proxy": tree(proxy),
         "loadgen": tree(loadgen),
         "postgres": postgres,

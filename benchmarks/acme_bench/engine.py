@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import random
+import subprocess
 import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -46,6 +47,7 @@ class AppTarget:
     env: Mapping[str, str] = field(default_factory=dict)
     nginx: bool = False
     workers: int | None = None
+    apart: tuple[str, ...] = ()  # "relay", "consume": run as `acme-api relay` / `consume`
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,18 +64,28 @@ def serve(
 ) -> Iterator[Stack]:
     """Start the target's gunicorn (and nginx), wait until it answers ready; stop both after
     (stackkit's StackError, with the log's tail, when a process exits or never answers)."""
-    print(f"- starting {target.name} ({workers} workers{', behind nginx' if target.nginx else ''})")
+    beside = f", {' and '.join(target.apart)} apart" if target.apart else ""
+    edge = ", behind nginx" if target.nginx else ""
+    print(f"- starting {target.name} ({workers} workers{edge}{beside})")
     # The runner's own apps (floor, noauth) are imported from benchmarks/ by the server.
     path = os.pathsep.join(p for p in (str(BENCH_DIR), os.environ.get("PYTHONPATH")) if p)
     settings = {**env, "ACME_DATABASE_URL": target.database.url(), **target.env, "PYTHONPATH": path}
+    if "relay" in target.apart:
+        settings["ACME_RELAY_IN_API"] = "false"
+    if "consume" in target.apart:
+        settings["ACME_CONSUMERS_IN_API"] = "false"
     logs = run_dir / "servers"
     server = Gunicorn(logs, env=settings, workers=workers, bin_dir=target.bin_dir)
     server.app_uri, server.log_name = target.app_uri, f"server-{target.name}.log"
     proxy = None
+    apart: list[subprocess.Popen[bytes]] = []
     try:
         server.start()
         assert server.process is not None
-        watch = {"server": server.process.pid, "proxy": None, "database": target.database.name}
+        for command in target.apart:  # after the server: its start migrated the database
+            apart.append(_start_apart(target, command, settings, logs))
+        watch: dict[str, Any] = {"server": server.process.pid, "proxy": None}
+        watch |= {"database": target.database.name, "apart": [p.pid for p in apart]}
         if target.nginx:  # every benchmark request comes from one address: no per-client limit
             proxy = Nginx(logs / f"nginx-{target.name}", upstream=server.address, workers=workers)
             proxy.rate_limit, proxy.rate_burst = "1000000r/s", 1000000
@@ -85,9 +97,38 @@ def serve(
             watch["proxy"] = proxy.process.pid
         yield Stack(proxy.url if proxy else server.url, watch)
     finally:
+        for process in apart:  # SIGTERM: each finishes its batch and stops
+            process.terminate()
+        for process in apart:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
         if proxy is not None:
             proxy.stop(timeout=30)
         server.stop(timeout=30)
+
+
+def _start_apart(
+    target: AppTarget, command: str, settings: Mapping[str, str], logs: Path
+) -> subprocess.Popen[bytes]:
+    """``acme-api COMMAND`` (``relay``, ``consume``) on the target's settings, once it
+    says it runs (its consumers' queues are declared by then).
+
+    Raises:
+        BenchError: it exited, or said nothing in 30 s.
+    """
+    path = logs / f"{command}-{target.name}.log"
+    with path.open("ab") as output:
+        program = [str(target.bin_dir / "acme-api"), command]
+        process = subprocess.Popen(program, env=settings, stdout=output, stderr=output)
+    deadline = time.monotonic() + 30
+    while b"stop with Ctrl-C or SIGTERM" not in path.read_bytes():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise BenchError(f"acme-api {command} did not start: see {path}")
+        time.sleep(0.2)
+    return process
 
 
 @dataclass(frozen=True)
@@ -117,6 +158,7 @@ def settle(stacks: Iterable[Stack], *, idle_percent: float = 5.0, limit_s: float
     consumers go on through what the writes queued: measuring the next target meanwhile
     would charge it for that); the seconds waited, at most ``limit_s``."""
     pids = [stack.watch[role] for stack in stacks for role in ("server", "proxy")]
+    pids += [pid for stack in stacks for pid in stack.watch.get("apart", ())]
     started, before = time.monotonic(), -1.0
     while time.monotonic() - started < limit_s:
         now = sum(sum(cpu_seconds(tree(pid)).values()) for pid in pids)

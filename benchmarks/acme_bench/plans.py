@@ -37,6 +37,12 @@ PLANS = {  # name: (title, description)
         " the run's own) instead of the in-process bus; the API's worker consumes them, as in"
         " production by default. Read for the events' latency from commit to effect.",
     ),
+    "seed-amqp-apart": (
+        "Seed workload through RabbitMQ, relay and consumers apart (wrk)",
+        "seed-amqp with the relay and the consumers in processes of their own (`acme-api relay`,"
+        " `acme-api consume`; `ACME_RELAY_IN_API=false`, `ACME_CONSUMERS_IN_API=false`), their"
+        " CPU counted as the server's.",
+    ),
     "mix": (
         "Realistic mix (locust)",
         "Browse with the cursor, get, create, update (If-Match), delete (If-Match). Peak RSS per "
@@ -64,10 +70,14 @@ def floor_target(
 
 
 def report_experiments(
-    run: Run, small: Seeded, floor: BenchDatabase, large: Seeded | None, brokered: BenchDatabase
+    run: Run,
+    small: Seeded,
+    floor: BenchDatabase,
+    large: Seeded | None,
+    brokered: tuple[BenchDatabase, BenchDatabase],
 ) -> list[Experiment]:
     """The experiments of ``report`` that ``--only`` asks for, in the order they run;
-    ``brokered``, a copy of ``small``, is the API's on RabbitMQ.
+    ``brokered``, two copies of ``small``, are the API's on RabbitMQ (in one process, apart).
 
     Raises:
         BenchError: ``--only`` names an unknown experiment.
@@ -80,9 +90,10 @@ def report_experiments(
     both = [floor_target(floor, files), api]
     noauth = AppTarget("api-noauth", *small, app_uri="acme_bench.noauth:create_app()")
 
-    def amqp_api() -> AppTarget:
-        settings = run.amqp(brokered) if "seed-amqp" in chosen else {}
-        return AppTarget("api-amqp", brokered, files, env=settings, nginx=args.nginx)
+    def amqp_api(name: str, database: BenchDatabase, apart: tuple[str, ...] = ()) -> AppTarget:
+        settings = run.amqp(database) if name in chosen else {}
+        target = AppTarget(f"api-{name.removeprefix('seed-')}", database, files, env=settings)
+        return replace(target, nginx=args.nginx, apart=apart)
 
     def experiment(name: str, targets: list[AppTarget], load: Load, **changes: Any) -> Experiment:
         title, description = PLANS[name]
@@ -93,7 +104,15 @@ def report_experiments(
     built = {
         "seed": experiment("seed", both, locust),
         "seed-wrk": experiment("seed-wrk", both, wrk, driver="wrk"),
-        "seed-amqp": experiment("seed-amqp", [both[0], amqp_api()], wrk, driver="wrk"),
+        "seed-amqp": experiment(
+            "seed-amqp", [both[0], amqp_api("seed-amqp", brokered[0])], wrk, driver="wrk"
+        ),
+        "seed-amqp-apart": experiment(
+            "seed-amqp-apart",
+            [both[0], amqp_api("seed-amqp-apart", brokered[1], ("consume", "relay"))],
+            wrk,
+            driver="wrk",
+        ),
         "mix": experiment("mix", both, mix, rounds=args.mix_rounds),
         "auth": experiment("auth", [noauth, api], get, driver="wrk"),
     }
@@ -122,7 +141,11 @@ def evaluate(sections: Sequence[Section]) -> list[Check]:
             checks.append(Check(throughput, ">= 60 %", rps, f"{rps:.1%}", rps >= 0.60))
             latency = f"seed workload p99, x floor ({driver})"
             checks.append(Check(latency, "< 3x", p99, f"{p99:.2f}x", p99 < 3.0))
-    for name, bus in (("seed-wrk", "in-process bus"), ("seed-amqp", "RabbitMQ")):
+    for name, bus in (
+        ("seed-wrk", "in-process bus"),
+        ("seed-amqp", "RabbitMQ"),
+        ("seed-amqp-apart", "RabbitMQ, relay and consumers apart"),
+    ):
         if name in found:  # the API's rounds; the floor runs no consumer
             p99 = median(r.metrics.get("event_p99_ms", math.nan) for r in found[name].results)
             lost = sum(r.metrics.get("events_pending", 0.0) for r in found[name].results)
