@@ -74,7 +74,7 @@ ADMIN_URL = "PostgreSQL URL for the benchmark databases (default: ACME_BENCH_ADM
 DRIVER = "load generator: locust or wrk (--scenario then names a wrk request list)"
 WRK_LISTS = "request list: seed, get, first-page, deep-page, health"
 AMQP = "the API's events go through RabbitMQ (--amqp-url), not the in-process bus"
-APART = "the relay (and with --amqp the consumers) run as acme-api relay / consume, not in gunicorn"
+APART = "with --amqp: the relay and consumers run as acme-api relay / consume, not in gunicorn"
 AMQP_URL = "RabbitMQ for --amqp and report's seed-amqp (default: ACME_BENCH_AMQP_URL or local)"
 
 # option, type (bool: a flag), default (a string is parsed by the type), help; "(default: X)"

@@ -175,6 +175,11 @@ def cmd_report(args: Namespace, argv: Sequence[str] | None) -> int:
 def _one_database(kind: str, args: Namespace, argv: Sequence[str] | None, title: str) -> int:
     """``sweep`` and ``wrk``: one seeded database (the floor on a copy of it: its outbox
     rows must not wake the API's relay, see :func:`cmd_report`)."""
+    if getattr(args, "apart", False) and not args.amqp:
+        # acme-api relay needs a broker: the in-process bus delivers in the process that relays
+        raise BenchError(
+            "--apart needs --amqp: the relay and consumers apart talk through RabbitMQ"
+        )
     with Run(kind, args, argv) as run:
         database, files = run.seeded(kind)
         floor = run.database(f"{kind}_floor", copy=database.name) if args.floor else None
@@ -186,8 +191,8 @@ def _one_database(kind: str, args: Namespace, argv: Sequence[str] | None, title:
             api = AppTarget(f"api{label}", database, files, nginx=args.nginx, workers=count)
             if getattr(args, "amqp", False):
                 api = replace(api, env=run.amqp(database))
-            if getattr(args, "apart", False):  # consumers apart need a broker to consume from
-                api = replace(api, apart=("consume", "relay") if args.amqp else ("relay",))
+            if getattr(args, "apart", False):
+                api = replace(api, apart=("consume", "relay"))
             targets.append(api)
         if kind == "sweep":  # each stack on its own: its workers' pools would take too many
             # connections together (1 + 2 + 4 workers of the API and the floor: 280 of 100)

@@ -104,6 +104,7 @@ def serve(
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()
         if proxy is not None:
             proxy.stop(timeout=30)
         server.stop(timeout=30)
@@ -119,13 +120,17 @@ def _start_apart(
         BenchError: it exited, or said nothing in 30 s.
     """
     path = logs / f"{command}-{target.name}.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("ab") as output:
+        start = output.tell()  # a restart appends: read only what this one writes
         program = [str(target.bin_dir / "acme-api"), command]
-        process = subprocess.Popen(program, env=settings, stdout=output, stderr=output)
+        environment = {**os.environ, **settings}  # as stackkit gives gunicorn
+        process = subprocess.Popen(program, env=environment, stdout=output, stderr=output)
     deadline = time.monotonic() + 30
-    while b"stop with Ctrl-C or SIGTERM" not in path.read_bytes():
+    while b"stop with Ctrl-C or SIGTERM" not in path.read_bytes()[start:]:
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
+            process.wait()
             raise BenchError(f"acme-api {command} did not start: see {path}")
         time.sleep(0.2)
     return process

@@ -212,15 +212,18 @@ async def _consumers(database: BenchDatabase) -> list[str]:
 
 def drop_amqp_topology(env: Mapping[str, str], database: BenchDatabase) -> None:
     """Delete what a server on ``env`` declared on the broker: its exchange, and the
-    queues of every consumer that handled an event in ``database`` (a failure is printed:
-    the run's figures stand)."""
+    queues of the item-count consumer and of every consumer that handled an event in
+    ``database`` (a failure is printed: the run's figures stand)."""
+    from acme.accounts.item_counts import CONSUMER
     from acme.core.messaging.rabbitmq import RabbitMQBus
     from acme.core.testing import delete_rabbitmq_topology
 
     url, exchange = env["ACME_AMQP_URL"], env["ACME_AMQP_EXCHANGE"]
     try:
         bus = RabbitMQBus(url, exchange=exchange)
-        for consumer in asyncio.run(_consumers(database)):
+        # The API's consumer by name (its queues exist even if it handled nothing), and any
+        # other that handled an event.
+        for consumer in {CONSUMER, *asyncio.run(_consumers(database))}:
             bus.subscribe("#", _ignore, consumer=consumer)
         asyncio.run(delete_rabbitmq_topology(url, exchange, bus.queue_names()))
     except Exception as exc:
