@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
+from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 import pytest
@@ -175,6 +176,67 @@ async def test_an_unreachable_broker_is_unavailable() -> None:
         await bus.start()
     with pytest.raises(Unavailable):
         await bus.ping()
+
+
+class _Link:
+    """A TCP relay on loopback between a client and the broker, that a test can cut."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.writers: list[asyncio.StreamWriter] = []
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._join, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def _join(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(*self.target)
+        self.writers += [writer, upstream_writer]
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            while data := await source.read(65536):
+                sink.write(data)
+                await sink.drain()
+            sink.close()
+
+        await asyncio.gather(
+            pipe(reader, upstream_writer), pipe(upstream_reader, writer), return_exceptions=True
+        )
+
+    def cut(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for writer in self.writers:
+            writer.transport.abort()
+
+
+async def test_a_publish_while_the_broker_is_gone_fails_at_once(
+    make_bus: BusFactory, amqp_url: str
+) -> None:
+    # The relay backs off and retries on DeliveryFailed; waiting instead for the robust
+    # connection to come back would hold its loop (and every row it claimed) silently.
+    parts = urlsplit(amqp_url)
+    link = _Link(parts.hostname or "127.0.0.1", parts.port or 5672)
+    port = await link.start()
+    through = urlunsplit(
+        parts._replace(netloc=f"{parts.username}:{parts.password}@127.0.0.1:{port}")
+    )
+    bus = RabbitMQBus(through, exchange=make_bus.exchange, publish_timeout=30)  # type: ignore[attr-defined]
+    await bus.start()
+    try:
+        with pytest.raises(Unroutable):  # the link works: the broker answers (no queue bound)
+            await bus.publish(Message("item.created", {"n": 1}))
+        link.cut()
+        await asyncio.sleep(0.5)  # the client sees the connection end
+        with pytest.raises(DeliveryFailed):
+            await asyncio.wait_for(bus.publish(Message("item.created", {"n": 2})), timeout=5)
+        outcomes = await asyncio.wait_for(
+            bus.publish_batch([Message("item.created", {"n": 3})]), timeout=5
+        )
+        assert isinstance(outcomes[0], DeliveryFailed)
+    finally:
+        await asyncio.wait_for(bus.close(), timeout=35)
 
 
 async def test_one_consumer_with_several_topics_has_one_queue(

@@ -57,6 +57,12 @@ __all__ = ["ATTEMPT_HEADER", "ERROR_HEADER", "RabbitMQBus"]
 logger = logging.getLogger(__name__)
 
 
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    """Take a given-up publish's outcome, so asyncio does not log it as never retrieved."""
+    if not future.cancelled():
+        future.exception()
+
+
 # Publishes a batch starts per event-loop iteration when the writer's queue is not known.
 _PUBLISH_SLICE = 8
 
@@ -300,6 +306,7 @@ class RabbitMQBus:
         except BaseException:  # cancelled while starting them: so are the ones started
             for started in publishing:
                 started.cancel()
+                started.add_done_callback(_retrieved)
             raise
         outcomes = await asyncio.gather(*publishing, return_exceptions=True)
         for outcome in outcomes:
@@ -309,8 +316,8 @@ class RabbitMQBus:
 
     async def _frame_queue(self) -> asyncio.Queue[Any] | None:
         """The frames the connection has yet to write (``None``: not known now)."""
-        if self._channel is None:
-            return None
+        if self._channel is None or self._channel.is_closed:
+            return None  # the publishes fail on their own, each with its outcome
         try:
             channel = await self._channel.get_underlay_channel()
         except (RuntimeError, aio_pika_module().exceptions.AMQPError):

@@ -167,21 +167,29 @@ async def publish_queued(
     rather than once the socket took it: concurrent publishes on the channel then do not
     take turns an event-loop iteration each. The broker's confirm is still awaited.
 
+    The whole publish, confirm included, is bounded by ``confirm_timeout``; the driver
+    gets no timeout of its own (aiormq 6 turns one into a task for each step under the
+    channel's lock). A closed channel (the broker gone, a robust connection waiting to
+    reconnect) fails at once, as aio-pika's ``Exchange.publish`` does, rather than
+    waiting for the connection to come back.
+
     Raises:
         Unroutable: no queue is bound for the routing key.
         DeliveryFailed: no confirm in time, or the connection failed.
     """
     with _confirmed(what):
-        underlay = await channel.get_underlay_channel()
-        await underlay.basic_publish(
-            amqp.body,
-            exchange=exchange,
-            routing_key=routing_key,
-            properties=amqp.properties,
-            mandatory=True,
-            timeout=confirm_timeout,
-            **queued_publish(underlay),
-        )
+        if channel.is_closed:
+            raise aio_pika_module().exceptions.ChannelInvalidStateError(f"{channel!r} closed")
+        async with asyncio.timeout(confirm_timeout):
+            underlay = await channel.get_underlay_channel()
+            await underlay.basic_publish(
+                amqp.body,
+                exchange=exchange,
+                routing_key=routing_key,
+                properties=amqp.properties,
+                mandatory=True,
+                **queued_publish(underlay),
+            )
 
 
 async def forward(

@@ -16,6 +16,7 @@ with the exchange's, so two deployments can share a virtual host:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -41,11 +42,20 @@ def aio_pika_module() -> Any:
 
 def queued_publish(channel: object) -> dict[str, Any]:
     """The ``basic_publish`` option that lets go of ``channel`` once the frame is queued
-    (``wait=False``): aiormq's ``Channel`` has it, its abstract interface does not."""
-    aio_pika_module()  # aiormq comes with it
-    import aiormq
+    (``wait=False``), when its ``basic_publish`` takes one: aiormq's ``Channel`` does,
+    its abstract interface does not."""
+    kind = type(channel)
+    if kind not in _QUEUED_PUBLISH:
+        publish = getattr(channel, "basic_publish", None)
+        try:
+            takes_wait = publish is not None and "wait" in inspect.signature(publish).parameters
+        except (TypeError, ValueError):  # no signature to read
+            takes_wait = False
+        _QUEUED_PUBLISH[kind] = {"wait": False} if takes_wait else {}
+    return _QUEUED_PUBLISH[kind]
 
-    return {"wait": False} if isinstance(channel, aiormq.Channel) else {}
+
+_QUEUED_PUBLISH: dict[type, dict[str, Any]] = {}
 
 
 def server_version(connection: AbstractRobustConnection) -> tuple[int, ...]:
