@@ -209,8 +209,13 @@ class _Link:
         self.server.close()
         for writer in self.writers:
             writer.transport.abort()
+            writer.close()
 
 
+# At the lowest versions acme-core allows (aio-pika 9.5, aiormq 6.8) the client leaves
+# the cut connection's StreamWriter open for the garbage collector, which warns; the link's
+# own sockets are closed in cut(). That warning is the driver's, not this test's subject.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 async def test_a_publish_while_the_broker_is_gone_fails_at_once(
     make_bus: BusFactory, amqp_url: str
 ) -> None:
