@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 
 from . import RESULTS_DIR, BenchError, plans, provision, report
 from .drivers import Load
-from .engine import CURRENT_BIN, AppTarget, Experiment, run_experiment
+from .engine import CURRENT_BIN, PIPELINE_APART, AppTarget, Experiment, run_experiment
 from .provision import BenchDatabase, DataFiles
 from .report import Check, Section
 from .stats import Judgement
@@ -192,7 +192,7 @@ def _one_database(kind: str, args: Namespace, argv: Sequence[str] | None, title:
             if getattr(args, "amqp", False):
                 api = replace(api, env=run.amqp(database))
             if getattr(args, "apart", False):
-                api = replace(api, apart=("consume", "relay"))
+                api = replace(api, apart=PIPELINE_APART)
             targets.append(api)
         if kind == "sweep":  # each stack on its own: its workers' pools would take too many
             # connections together (1 + 2 + 4 workers of the API and the floor: 280 of 100)

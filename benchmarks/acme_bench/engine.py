@@ -50,6 +50,11 @@ class AppTarget:
     apart: tuple[str, ...] = ()  # "relay", "consume": run as `acme-api relay` / `consume`
 
 
+# The event pipeline in processes of its own, in the order they start: the consumers
+# first, so their queues exist before the relay publishes.
+PIPELINE_APART = ("consume", "relay")
+
+
 @dataclass(frozen=True, slots=True)
 class Stack:
     """A running target: where it answers, and what the accounting watches."""

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import BenchError
 from .drivers import Load
-from .engine import AppTarget, Experiment
+from .engine import PIPELINE_APART, AppTarget, Experiment
 from .provision import BenchDatabase, DataFiles
 from .report import Check, Section
 from .stats import median, paired_ratios
@@ -109,7 +109,7 @@ def report_experiments(
         ),
         "seed-amqp-apart": experiment(
             "seed-amqp-apart",
-            [both[0], amqp_api("seed-amqp-apart", brokered[1], ("consume", "relay"))],
+            [both[0], amqp_api("seed-amqp-apart", brokered[1], PIPELINE_APART)],
             wrk,
             driver="wrk",
         ),

@@ -144,15 +144,15 @@ class DataFiles:
 # effect: the pipeline's latency, whichever bus carried it.
 _EVENT_LATENCY = """
 WITH sent AS (
-    SELECT o.id, o.created_at FROM acme_outbox o WHERE o.created_at >= $1 AND o.created_at < $2
+    SELECT o.id, o.created_at, o.published_at FROM acme_outbox o
+    WHERE o.created_at >= $1 AND o.created_at < $2
 ), handled AS (
     SELECT extract(epoch FROM p.processed_at - s.created_at) * 1000 AS ms
     FROM sent s JOIN acme_processed_messages p ON p.message_id = s.id
 )
 SELECT (SELECT count(*) FROM sent) AS written,
        (SELECT count(*) FROM handled) AS handled,
-       (SELECT count(*) FROM acme_outbox o
-         WHERE o.created_at >= $1 AND o.created_at < $2 AND o.published_at IS NULL) AS pending,
+       (SELECT count(*) FROM sent WHERE published_at IS NULL) AS pending,
        (SELECT percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP (ORDER BY ms) FROM handled) AS q,
        (SELECT max(ms) FROM handled) AS slowest
 """
